@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// `npm start` runs this first: build once when dist/ is missing or older than any file in src/.
+const { statSync, readdirSync, existsSync } = require('node:fs');
+const { join } = require('node:path');
+const { execFileSync } = require('node:child_process');
+
+const root = join(__dirname, '..');
+const entry = join(root, 'dist', 'main.js');
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    const mtime = entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs;
+    if (mtime > newest) newest = mtime;
+  }
+  return newest;
+}
+
+if (!existsSync(entry) || statSync(entry).mtimeMs < newestMtime(join(root, 'src'))) {
+  console.error('fingerprint-auth: building (dist/ is missing or older than src/)...');
+  execFileSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+}

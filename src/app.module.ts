@@ -1,0 +1,39 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
+import { AuthModule } from './auth/auth.module';
+import { Clock } from './common/clock';
+import { CommonModule } from './common/common.module';
+import { DomainExceptionFilter } from './common/exception.filter';
+import { configModule, Env } from './config';
+import { GeoIpModule } from './geoip/geoip.module';
+import { HealthModule } from './health/health.module';
+import { ObservabilityModule } from './observability/observability.module';
+import { SessionsModule } from './sessions/sessions.module';
+import { UsersModule } from './users/users.module';
+
+export interface AppOptions {
+  clock?: Clock;
+}
+
+@Module({})
+export class AppModule {
+  /** The whole service for one validated environment (see `validateEnv`); tests may pass a clock. */
+  static forRoot(env: Env, options: AppOptions = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        configModule(env),
+        CommonModule.forRoot(options.clock),
+        ObservabilityModule,
+        ScheduleModule.forRoot(),
+        GeoIpModule,
+        UsersModule,
+        SessionsModule,
+        AuthModule,
+        HealthModule,
+      ],
+      providers: [{ provide: APP_FILTER, useClass: DomainExceptionFilter }],
+    };
+  }
+}

@@ -1,0 +1,170 @@
+import { Injectable } from '@nestjs/common';
+import { ClientInfo } from '../common/client';
+import { InvalidCredentialsError, StoreUnavailableError } from '../common/errors';
+import { GeoLocator } from '../geoip/geo-locator';
+import { SecurityEvents } from '../observability/security-events';
+import { expiresAt, Session } from '../sessions/session';
+import { SessionLimitReachedError, SessionStoreFullError } from '../sessions/session.errors';
+import { SessionRepository } from '../sessions/session.repository';
+import { newSessionId, SessionsService } from '../sessions/sessions.service';
+import { PublicUser, toPublicUser } from '../users/user';
+import { UsersService } from '../users/users.service';
+import { AccessTokenService } from './access-token.service';
+import { FingerprintService } from './fingerprint.service';
+import { RefreshCredential, RefreshCredentialService } from './refresh-credential.service';
+
+/** What a login or refresh hands back: the body fields and the cookie values to set. */
+export interface IssuedTokens {
+  readonly accessToken: string;
+  readonly expiresIn: number;
+  readonly session: Session;
+  /** New fingerprint cookie value; null when the grace rule re-issues a token for the current one. */
+  readonly fingerprint: string | null;
+  /** New refresh cookie; null when the grace rule applies (the cookie set moments ago stays). */
+  readonly refresh: RefreshCredential | null;
+}
+
+export class InvalidRefreshError extends InvalidCredentialsError {}
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly users: UsersService,
+    private readonly sessions: SessionsService,
+    private readonly sessionStore: SessionRepository,
+    private readonly fingerprints: FingerprintService,
+    private readonly refreshCredentials: RefreshCredentialService,
+    private readonly tokens: AccessTokenService,
+    private readonly geo: GeoLocator,
+    private readonly events: SecurityEvents,
+  ) {}
+
+  register(email: string, password: string, displayName?: string): Promise<PublicUser> {
+    return this.users.register(email, password, displayName ?? null).then(toPublicUser);
+  }
+
+  /**
+   * Checks the password, stores a session with a fresh fingerprint (never one the client sent),
+   * and only then signs a token for it.
+   */
+  async login(email: string, password: string, client: ClientInfo): Promise<IssuedTokens> {
+    let userId: string | undefined;
+    try {
+      const user = await this.users.authenticate(email, password);
+      userId = user.id;
+      const fingerprint = this.fingerprints.draw();
+      const { session, refresh } = await this.startSession(user.id, fingerprint, client);
+      this.events.login('success', {
+        userId: user.id,
+        sessionId: session.id,
+        ip: client.ipAddress,
+      });
+      return this.issue(session, fingerprint, refresh);
+    } catch (error) {
+      this.events.login(loginFailure(error), { userId, ip: client.ipAddress });
+      throw error;
+    }
+  }
+
+  /**
+   * Rotates the refresh credential and the fingerprint. A just-rotated credential presented again
+   * within the grace period gets a token for the session's current fingerprint and no new cookies;
+   * presented later, it revokes the session (someone is replaying a stolen credential).
+   */
+  async refresh(cookieValue: string | undefined, client: ClientInfo): Promise<IssuedTokens> {
+    const presented = this.refreshCredentials.parse(cookieValue);
+    if (!presented) {
+      this.events.refresh('invalid');
+      throw new InvalidRefreshError();
+    }
+    const current = await this.sessionStore.findById(presented.sessionId);
+    const ipChanged = current !== null && current.ipAddress !== client.ipAddress;
+    const fingerprint = this.fingerprints.draw();
+    const refresh = this.refreshCredentials.issue(presented.sessionId);
+    const outcome = await this.sessionStore.rotateRefresh(presented.sessionId, {
+      presentedHash: presented.hash,
+      nextRefreshHash: refresh.hash,
+      nextFingerprintHash: this.fingerprints.hash(fingerprint),
+      ipAddress: client.ipAddress,
+      userAgent: client.userAgent,
+      ...(ipChanged ? { location: this.geo.locate(client.ipAddress) } : {}),
+    });
+    this.events.refresh(outcome.kind, { sessionId: presented.sessionId });
+    switch (outcome.kind) {
+      case 'rotated':
+        return this.issue(outcome.session, fingerprint, refresh);
+      case 'grace':
+        return this.issue(outcome.session, null, null);
+      case 'reused':
+        this.events.sessionRevoked('refresh_reuse', 1, {
+          userId: outcome.session.userId,
+          sessionId: outcome.session.id,
+        });
+        throw new InvalidRefreshError();
+      case 'invalid':
+        throw new InvalidRefreshError();
+    }
+  }
+
+  async logout(userId: string, sessionId: string): Promise<void> {
+    await this.sessions.revoke(userId, sessionId, 'logout');
+  }
+
+  async me(userId: string, sessionId: string) {
+    const user = await this.users.findById(userId);
+    // The session was valid a moment ago; a user deleted since is an unauthenticated caller.
+    if (!user) throw new InvalidCredentialsError();
+    return { id: user.id, email: user.email, displayName: user.displayName, sessionId };
+  }
+
+  /** Changes the password and ends every other session of the user (ASVS 3.3.3). */
+  async changePassword(
+    userId: string,
+    sessionId: string,
+    current: string,
+    next: string,
+  ): Promise<number> {
+    await this.users.changePassword(userId, current, next);
+    return this.sessions.revokeOthers(userId, sessionId, 'password_change');
+  }
+
+  private async startSession(userId: string, fingerprint: string, client: ClientInfo) {
+    const id = newSessionId();
+    const refresh = this.refreshCredentials.issue(id);
+    const { session } = await this.sessions.start({
+      id,
+      userId,
+      fingerprintHash: this.fingerprints.hash(fingerprint),
+      refreshHash: refresh.hash,
+      ipAddress: client.ipAddress,
+      userAgent: client.userAgent,
+      location: this.geo.locate(client.ipAddress),
+    });
+    return { session, refresh };
+  }
+
+  private issue(
+    session: Session,
+    fingerprint: string | null,
+    refresh: RefreshCredential | null,
+  ): IssuedTokens {
+    return {
+      accessToken: this.tokens.sign(session.userId, session.id, session.fingerprintHash),
+      expiresIn: this.tokens.ttl,
+      session,
+      fingerprint,
+      refresh,
+    };
+  }
+}
+
+function loginFailure(error: unknown) {
+  if (error instanceof InvalidCredentialsError) return 'invalid_credentials' as const;
+  if (error instanceof SessionLimitReachedError) return 'session_limit' as const;
+  if (error instanceof SessionStoreFullError) return 'store_full' as const;
+  if (error instanceof StoreUnavailableError) return 'store_unavailable' as const;
+  return 'store_unavailable' as const;
+}
+
+export const sessionExpiresAtIso = (session: Session): string =>
+  new Date(expiresAt(session) * 1000).toISOString();

@@ -1,0 +1,61 @@
+import { ExecutionContext, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import { StoreUnavailableError } from '../common/errors';
+import { AuthRejection, RejectionReason } from './auth-rejection';
+import { IS_PUBLIC } from './public.decorator';
+import { SecurityEvents } from '../observability/security-events';
+
+/** The one 401 every guard failure gets, whatever the reason. */
+export const UNAUTHORIZED_MESSAGE = 'Invalid or missing credentials';
+
+/**
+ * Global guard: every route needs a valid token, fingerprint cookie and session unless marked
+ * `@Public()`. Failures look identical to the client; the reason goes to the log and metrics.
+ * A store that cannot answer is a 503, never a pass and never a misleading 401.
+ */
+@Injectable()
+export class JwtAuthGuard extends AuthGuard('jwt') {
+  private readonly logger = new Logger('Auth');
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly events: SecurityEvents,
+  ) {
+    super();
+  }
+
+  override canActivate(context: ExecutionContext) {
+    const isPublic = this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (isPublic) return true;
+    return super.canActivate(context);
+  }
+
+  override handleRequest<TUser>(err: unknown, user: TUser, info: unknown): TUser {
+    if (err instanceof StoreUnavailableError) throw err;
+    if (user && !err) return user;
+    const reason = rejectionReason(err, info);
+    this.events.guardRejected(reason);
+    if (!(err instanceof AuthRejection) && err) {
+      this.logger.error(
+        `guard failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    throw new UnauthorizedException(UNAUTHORIZED_MESSAGE);
+  }
+}
+
+function rejectionReason(err: unknown, info: unknown): RejectionReason {
+  if (err instanceof AuthRejection) return err.reason;
+  const name = info instanceof Error ? info.name : '';
+  const message = info instanceof Error ? info.message : '';
+  if (name === 'TokenExpiredError') return 'expired_token';
+  if (name === 'NotBeforeError') return 'invalid_claims';
+  if (message === 'No auth token') return 'missing_token';
+  if (/signature/i.test(message)) return 'bad_signature';
+  if (/audience|issuer|exp value|nbf value|subject|jwt id/i.test(message)) return 'invalid_claims';
+  return 'malformed_token';
+}

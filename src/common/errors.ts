@@ -1,0 +1,33 @@
+/**
+ * Domain errors. Services throw these; `DomainExceptionFilter` maps them to HTTP at the edge,
+ * so nothing below the controllers speaks HTTP.
+ */
+export abstract class DomainError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Unknown email or wrong password; deliberately one error for both. */
+export class InvalidCredentialsError extends DomainError {
+  constructor() {
+    super('Invalid email or password');
+  }
+}
+
+export class EmailTakenError extends DomainError {
+  constructor() {
+    super('An account with this email already exists');
+  }
+}
+
+/** A store (session store or user database) failed or timed out; the request may be retried. */
+export class StoreUnavailableError extends DomainError {
+  constructor(
+    readonly store: 'sessions' | 'users',
+    override readonly cause?: unknown,
+  ) {
+    super(`The ${store} store is unavailable`);
+  }
+}

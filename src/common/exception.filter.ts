@@ -1,0 +1,131 @@
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import {
+  DomainError,
+  EmailTakenError,
+  InvalidCredentialsError,
+  StoreUnavailableError,
+} from './errors';
+import { SessionLimitReachedError, SessionStoreFullError } from '../sessions/session.errors';
+
+interface ErrorBody {
+  statusCode: number;
+  message: string | string[];
+  error: string;
+  code?: string;
+}
+
+const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * The one place errors become HTTP. Domain errors get their status; Nest's HttpExceptions pass
+ * through with Nest's shape; Fastify's own 4xx (malformed JSON, body too large, bad media type)
+ * keep their status; anything else is logged and answered as a bare 500 with no detail.
+ */
+@Catch()
+export class DomainExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const { body, headers } = this.toResponse(exception);
+    for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+    void reply.status(body.statusCode).send(body);
+  }
+
+  private toResponse(exception: unknown): { body: ErrorBody; headers: Record<string, string> } {
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const response = exception.getResponse();
+      const body: ErrorBody =
+        typeof response === 'object' && response !== null
+          ? {
+              statusCode: status,
+              error: reasonPhrase(status),
+              message: exception.message,
+              ...response,
+            }
+          : { statusCode: status, error: reasonPhrase(status), message: String(response) };
+      return { body, headers: {} };
+    }
+    if (exception instanceof DomainError) return this.fromDomain(exception);
+
+    const status = fastifyClientErrorStatus(exception);
+    if (status !== undefined) {
+      const message = status === 413 ? 'Request body is too large' : (exception as Error).message;
+      return { body: { statusCode: status, error: reasonPhrase(status), message }, headers: {} };
+    }
+
+    this.logger.error(
+      exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+    );
+    return {
+      body: { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' },
+      headers: {},
+    };
+  }
+
+  private fromDomain(error: DomainError): { body: ErrorBody; headers: Record<string, string> } {
+    const make = (statusCode: number, code?: string, headers: Record<string, string> = {}) => ({
+      body: {
+        statusCode,
+        error: reasonPhrase(statusCode),
+        message: error.message,
+        ...(code ? { code } : {}),
+      },
+      headers,
+    });
+    if (error instanceof InvalidCredentialsError) return make(HttpStatus.UNAUTHORIZED);
+    if (error instanceof EmailTakenError) return make(HttpStatus.CONFLICT, 'EMAIL_TAKEN');
+    if (error instanceof SessionLimitReachedError)
+      return make(HttpStatus.CONFLICT, 'SESSION_LIMIT_REACHED');
+    if (error instanceof SessionStoreFullError) {
+      return make(HttpStatus.SERVICE_UNAVAILABLE, 'SESSION_STORE_FULL', {
+        'retry-after': String(RETRY_AFTER_SECONDS * 30),
+      });
+    }
+    if (error instanceof StoreUnavailableError) {
+      this.logger.error(`${error.message}: ${describeCause(error.cause)}`);
+      return make(HttpStatus.SERVICE_UNAVAILABLE, 'STORE_UNAVAILABLE', {
+        'retry-after': String(RETRY_AFTER_SECONDS),
+      });
+    }
+    return make(HttpStatus.BAD_REQUEST);
+  }
+}
+
+function describeCause(cause: unknown): string {
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+}
+
+/** Fastify raises plain errors with `statusCode` 4xx for bad bodies and media types. */
+function fastifyClientErrorStatus(exception: unknown): number | undefined {
+  if (typeof exception !== 'object' || exception === null) return undefined;
+  const status = (exception as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
+
+const PHRASES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function reasonPhrase(status: number): string {
+  return PHRASES[status] ?? (status < 500 ? 'Bad Request' : 'Internal Server Error');
+}

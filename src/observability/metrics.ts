@@ -1,0 +1,69 @@
+import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/**
+ * The service's Prometheus metrics, in a registry of its own (not prom-client's global one),
+ * so several app instances in one process (tests) never collide.
+ */
+@Injectable()
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly logins = new Counter({
+    name: 'fpa_logins_total',
+    help: 'Login attempts by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly guardRejections = new Counter({
+    name: 'fpa_guard_rejections_total',
+    help: 'Guarded requests turned away, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly revocations = new Counter({
+    name: 'fpa_session_revocations_total',
+    help: 'Sessions ended before expiry, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly evictions = new Counter({
+    name: 'fpa_session_evictions_total',
+    help: 'Sessions evicted by the per-user limit (evict-oldest policy)',
+    registers: [this.registry],
+  });
+
+  readonly refreshes = new Counter({
+    name: 'fpa_refreshes_total',
+    help: 'Refresh attempts by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly alerts = new Counter({
+    name: 'fpa_session_alerts_total',
+    help: 'Session alerts raised, by code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cleanupRemoved = new Counter({
+    name: 'fpa_cleanup_removed_sessions_total',
+    help: 'Expired sessions removed by the cleanup job',
+    registers: [this.registry],
+  });
+
+  readonly cleanupDuration = new Histogram({
+    name: 'fpa_cleanup_duration_seconds',
+    help: 'Duration of cleanup job runs',
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

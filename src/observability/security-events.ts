@@ -1,0 +1,67 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { RejectionReason } from '../auth/auth-rejection';
+import { Metrics } from './metrics';
+
+export type RevocationReason =
+  'logout' | 'user' | 'logout_all' | 'password_change' | 'refresh_reuse';
+export type LoginResult =
+  'success' | 'invalid_credentials' | 'session_limit' | 'store_full' | 'store_unavailable';
+
+/**
+ * Security-relevant events: each is logged at a level an operator watches (warn for anything that
+ * may be an attack) and counted in the metrics. Never given a secret, token or password.
+ */
+@Injectable()
+export class SecurityEvents {
+  private readonly logger = new Logger('Security');
+
+  constructor(private readonly metrics: Metrics) {}
+
+  login(
+    result: LoginResult,
+    details: { userId?: string; sessionId?: string; ip?: string } = {},
+  ): void {
+    this.metrics.logins.inc({ result });
+    if (result === 'success') this.logger.log({ event: 'login', result, ...details });
+    else this.logger.warn({ event: 'login_failed', result, ...details });
+  }
+
+  guardRejected(reason: RejectionReason): void {
+    this.metrics.guardRejections.inc({ reason });
+    this.logger.warn({ event: 'guard_rejected', reason });
+  }
+
+  sessionRevoked(
+    reason: RevocationReason,
+    count: number,
+    details: { userId: string; sessionId?: string },
+  ): void {
+    if (count <= 0) return;
+    this.metrics.revocations.inc({ reason }, count);
+    const level = reason === 'refresh_reuse' ? 'warn' : 'log';
+    this.logger[level]({ event: 'session_revoked', reason, count, ...details });
+  }
+
+  sessionsEvicted(count: number, details: { userId: string }): void {
+    if (count <= 0) return;
+    this.metrics.evictions.inc(count);
+    this.logger.log({ event: 'session_evicted', count, ...details });
+  }
+
+  refresh(
+    result: 'rotated' | 'grace' | 'reused' | 'invalid',
+    details: { sessionId?: string } = {},
+  ): void {
+    this.metrics.refreshes.inc({ result });
+    if (result === 'reused') {
+      this.logger.warn({ event: 'refresh_reuse_detected', ...details });
+    } else if (result === 'invalid') {
+      this.logger.warn({ event: 'refresh_rejected', ...details });
+    }
+  }
+
+  alertRaised(code: string, details: { userId: string; sessionId?: string }): void {
+    this.metrics.alerts.inc({ code });
+    this.logger.warn({ event: 'session_alert', code, ...details });
+  }
+}

@@ -1,0 +1,36 @@
+import { UAParser } from 'ua-parser-js';
+import { MAX_USER_AGENT_LENGTH } from '../common/client';
+
+export type DeviceType = 'desktop' | 'mobile' | 'tablet' | 'bot' | 'unknown';
+
+export interface Device {
+  /** Browser name with its major version, e.g. `Chrome 120`; null when unknown. */
+  readonly browser: string | null;
+  /** OS name with its version, e.g. `macOS 14.1` or `Windows 10`; null when unknown. */
+  readonly os: string | null;
+  readonly type: DeviceType;
+}
+
+const BOT = /bot|crawl|spider|slurp|curl\/|wget\/|python-requests|headless/i;
+const DESKTOP_OS =
+  /^(windows|mac os|macos|linux|ubuntu|debian|fedora|chrom(e|ium) os|freebsd|openbsd|netbsd|solaris)/i;
+
+/** Reads browser, OS and device type from a user agent (ua-parser-js; cut to 512 characters first). */
+export function parseDevice(userAgent: string): Device {
+  const ua = userAgent.slice(0, MAX_USER_AGENT_LENGTH);
+  if (ua === '') return { browser: null, os: null, type: 'unknown' };
+  const result = new UAParser(ua).getResult();
+  const browser = result.browser.name
+    ? [result.browser.name, result.browser.major].filter(Boolean).join(' ')
+    : null;
+  const osName = result.os.name === 'Mac OS' ? 'macOS' : result.os.name;
+  const os = osName ? [osName, result.os.version].filter(Boolean).join(' ') : null;
+  return { browser, os, type: deviceType(ua, result.device.type, result.os.name) };
+}
+
+function deviceType(ua: string, type: string | undefined, osName: string | undefined): DeviceType {
+  if (BOT.test(ua)) return 'bot';
+  if (type === 'mobile' || type === 'tablet') return type;
+  if (type === undefined && osName !== undefined && DESKTOP_OS.test(osName)) return 'desktop';
+  return 'unknown';
+}

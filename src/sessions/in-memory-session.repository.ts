@@ -1,0 +1,351 @@
+import { Clock } from '../common/clock';
+import { GeoLocation, isLive, NewSession, Session, SessionPolicy, toSeconds } from './session';
+import { SessionLimitReachedError, SessionStoreFullError } from './session.errors';
+import {
+  CreateSessionResult,
+  RefreshOutcome,
+  RefreshRotation,
+  SessionRepository,
+  SessionStoreStats,
+  SweepResult,
+} from './session.repository';
+
+/** Width of one expiry bucket, in seconds. Sessions are swept at most this late. */
+const BUCKET_SECONDS = 10;
+/** Distinct IP addresses and user agents kept for sharing between records before the pool restarts. */
+const INTERN_POOL_LIMIT = 50_000;
+/** Heap bytes per stored session, as measured by `bench/session-store.bench.ts`. */
+export const ESTIMATED_BYTES_PER_SESSION = 320;
+
+/**
+ * One stored session. A class with every field set in the constructor, so all records share one
+ * hidden class; times are small integers (seconds), so V8 keeps them unboxed.
+ */
+class SessionRecord implements Session {
+  constructor(
+    readonly id: string,
+    readonly userId: string,
+    public fingerprintHash: string,
+    public refreshHash: string,
+    public previousRefreshHash: string | null,
+    public refreshRotatedAt: number,
+    public ipAddress: string,
+    public userAgent: string,
+    public location: GeoLocation | null,
+    public loginIpAddress: string | null,
+    public loginUserAgent: string | null,
+    readonly createdAt: number,
+    public lastActivity: number,
+    public idleExpiresAt: number,
+    readonly absoluteExpiresAt: number,
+  ) {}
+}
+
+/** Shares equal strings between records (many sessions come from the same few user agents). */
+class InternPool {
+  private readonly pool = new Map<string, string>();
+
+  intern(value: string): string {
+    const known = this.pool.get(value);
+    if (known !== undefined) return known;
+    if (this.pool.size >= INTERN_POOL_LIMIT) this.pool.clear();
+    this.pool.set(value, value);
+    return value;
+  }
+}
+
+/**
+ * Sessions in this process's memory: the embedded default.
+ *
+ * - `sessions`: id → record.
+ * - `byUser`: user id → ids of that user's sessions (a short array; pruned of dead ids on use).
+ * - `buckets`: an expiry index of ids by `floor(expiresAt / BUCKET_SECONDS)`. A session sits in
+ *   exactly one bucket; when its idle expiry slides it is not moved: the sweep re-files it when
+ *   its old bucket comes due. So a request never pays for index upkeep, and the sweep visits
+ *   only sessions whose bucket has passed, never the whole store.
+ *
+ * Every method runs synchronously to completion, so each is atomic under Node's single thread.
+ */
+export class InMemorySessionRepository extends SessionRepository {
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly byUser = new Map<string, string[]>();
+  private readonly buckets = new Map<number, string[]>();
+  private readonly strings = new InternPool();
+  /** Next bucket the sweep reads, and how far into it. */
+  private sweepBucket: number;
+  private sweepIndex = 0;
+
+  constructor(
+    private readonly policy: SessionPolicy,
+    private readonly capacity: number,
+    private readonly clock: Clock,
+  ) {
+    super();
+    this.sweepBucket = Math.floor(toSeconds(clock.now()) / BUCKET_SECONDS);
+  }
+
+  async create(input: NewSession): Promise<CreateSessionResult> {
+    const now = toSeconds(this.clock.now());
+    const { maxPerUser, limitPolicy } = this.policy;
+    const live = this.liveIdsOf(input.userId, now);
+
+    const evicted: Session[] = [];
+    if (live.length >= maxPerUser) {
+      if (limitPolicy === 'reject') throw new SessionLimitReachedError(maxPerUser);
+      const records = live.map((id) => this.sessions.get(id) as SessionRecord);
+      records.sort((a, b) => a.lastActivity - b.lastActivity || a.createdAt - b.createdAt);
+      for (const record of records.slice(0, live.length - maxPerUser + 1)) {
+        this.remove(record);
+        evicted.push(record);
+      }
+    }
+
+    if (this.sessions.size >= this.capacity) {
+      this.sweepAllDue(now);
+      if (this.sessions.size >= this.capacity) {
+        throw new SessionStoreFullError();
+      }
+    }
+
+    const absoluteExpiresAt = now + this.policy.absoluteTtl;
+    const record = new SessionRecord(
+      input.id,
+      this.userKey(input.userId),
+      input.fingerprintHash,
+      input.refreshHash,
+      null,
+      0,
+      this.strings.intern(input.ipAddress),
+      this.strings.intern(input.userAgent),
+      input.location,
+      null,
+      null,
+      now,
+      now,
+      Math.min(now + this.policy.idleTtl, absoluteExpiresAt),
+      absoluteExpiresAt,
+    );
+    this.insert(record);
+    return { session: record, evicted };
+  }
+
+  async findById(id: string): Promise<Session | null> {
+    return this.findLive(id, toSeconds(this.clock.now()));
+  }
+
+  async listByUser(userId: string): Promise<Session[]> {
+    const now = toSeconds(this.clock.now());
+    return this.liveIdsOf(userId, now).map((id) => this.sessions.get(id) as SessionRecord);
+  }
+
+  async touch(id: string, ipAddress: string, userAgent: string): Promise<void> {
+    const now = toSeconds(this.clock.now());
+    const record = this.findLive(id, now);
+    if (!record) return;
+    this.recordActivity(record, now, ipAddress, userAgent);
+  }
+
+  async rotateRefresh(id: string, rotation: RefreshRotation): Promise<RefreshOutcome> {
+    const now = toSeconds(this.clock.now());
+    const record = this.findLive(id, now);
+    if (!record) return { kind: 'invalid' };
+
+    if (record.refreshHash === rotation.presentedHash) {
+      record.previousRefreshHash = record.refreshHash;
+      record.refreshRotatedAt = now;
+      record.refreshHash = rotation.nextRefreshHash;
+      record.fingerprintHash = rotation.nextFingerprintHash;
+      if (rotation.location !== undefined) record.location = rotation.location;
+      this.recordActivity(record, now, rotation.ipAddress, rotation.userAgent);
+      return { kind: 'rotated', session: record };
+    }
+    if (
+      record.previousRefreshHash !== null &&
+      record.previousRefreshHash === rotation.presentedHash
+    ) {
+      if (now - record.refreshRotatedAt <= this.policy.refreshGracePeriod) {
+        return { kind: 'grace', session: record };
+      }
+      this.remove(record);
+      return { kind: 'reused', session: record };
+    }
+    return { kind: 'invalid' };
+  }
+
+  async revoke(id: string, userId: string): Promise<Session | null> {
+    const record = this.sessions.get(id);
+    if (!record || record.userId !== userId) return null;
+    this.remove(record);
+    return isLive(record, toSeconds(this.clock.now())) ? record : null;
+  }
+
+  async revokeAllForUser(userId: string, exceptId?: string): Promise<number> {
+    const now = toSeconds(this.clock.now());
+    let removed = 0;
+    for (const id of [...(this.byUser.get(userId) ?? [])]) {
+      if (id === exceptId) continue;
+      const record = this.sessions.get(id);
+      if (!record) continue;
+      if (isLive(record, now)) removed++;
+      this.remove(record);
+    }
+    return removed;
+  }
+
+  async deleteExpired(max: number): Promise<SweepResult> {
+    return this.sweep(toSeconds(this.clock.now()), max);
+  }
+
+  async stats(): Promise<SessionStoreStats> {
+    const now = toSeconds(this.clock.now());
+    let expired = 0;
+    const currentBucket = Math.floor(now / BUCKET_SECONDS);
+    for (let key = this.sweepBucket; key < currentBucket; key++) {
+      const bucket = this.buckets.get(key);
+      if (bucket) expired += bucket.length - (key === this.sweepBucket ? this.sweepIndex : 0);
+    }
+    return {
+      stored: this.sessions.size,
+      expired: Math.min(expired, this.sessions.size),
+      capacity: this.capacity,
+      estimatedBytes: this.sessions.size * ESTIMATED_BYTES_PER_SESSION,
+    };
+  }
+
+  /** Every session, live or not yet swept; for snapshots. */
+  *entries(): IterableIterator<Session> {
+    yield* this.sessions.values();
+  }
+
+  /** Puts back a session saved earlier (snapshot restore); skipped when expired or already present. */
+  restore(session: Session): boolean {
+    const now = toSeconds(this.clock.now());
+    if (!isLive(session, now) || this.sessions.has(session.id)) return false;
+    if (this.sessions.size >= this.capacity) throw new SessionStoreFullError();
+    this.insert(
+      new SessionRecord(
+        session.id,
+        this.userKey(session.userId),
+        session.fingerprintHash,
+        session.refreshHash,
+        session.previousRefreshHash,
+        session.refreshRotatedAt,
+        this.strings.intern(session.ipAddress),
+        this.strings.intern(session.userAgent),
+        session.location,
+        session.loginIpAddress,
+        session.loginUserAgent,
+        session.createdAt,
+        session.lastActivity,
+        session.idleExpiresAt,
+        session.absoluteExpiresAt,
+      ),
+    );
+    return true;
+  }
+
+  private findLive(id: string, now: number): SessionRecord | null {
+    const record = this.sessions.get(id);
+    return record !== undefined && isLive(record, now) ? record : null;
+  }
+
+  private recordActivity(
+    record: SessionRecord,
+    now: number,
+    ipAddress: string,
+    userAgent: string,
+  ): void {
+    record.lastActivity = now;
+    record.idleExpiresAt = Math.min(now + this.policy.idleTtl, record.absoluteExpiresAt);
+    if (ipAddress !== record.ipAddress) {
+      if (record.loginIpAddress === null) record.loginIpAddress = record.ipAddress;
+      record.ipAddress = this.strings.intern(ipAddress);
+    }
+    if (userAgent !== record.userAgent) {
+      if (record.loginUserAgent === null) record.loginUserAgent = record.userAgent;
+      record.userAgent = this.strings.intern(userAgent);
+    }
+  }
+
+  /** The user's live session ids; drops ids of sessions that are gone or expired. */
+  private liveIdsOf(userId: string, now: number): string[] {
+    const ids = this.byUser.get(userId);
+    if (!ids) return [];
+    const live: string[] = [];
+    for (const id of [...ids]) {
+      const record = this.sessions.get(id);
+      if (record && isLive(record, now)) live.push(id);
+      else if (record) this.remove(record);
+      else this.unindexUser(userId, id);
+    }
+    return live;
+  }
+
+  /** The user id string the user's other records already hold, so records share one copy. */
+  private userKey(userId: string): string {
+    const ids = this.byUser.get(userId);
+    const first = ids !== undefined && ids.length > 0 ? this.sessions.get(ids[0]) : undefined;
+    return first?.userId ?? userId;
+  }
+
+  private insert(record: SessionRecord): void {
+    this.sessions.set(record.id, record);
+    const ids = this.byUser.get(record.userId);
+    if (ids) ids.push(record.id);
+    else this.byUser.set(record.userId, [record.id]);
+    this.file(record.id, Math.min(record.idleExpiresAt, record.absoluteExpiresAt));
+  }
+
+  private remove(record: SessionRecord): void {
+    this.sessions.delete(record.id);
+    this.unindexUser(record.userId, record.id);
+    // The expiry-index entry stays behind; the sweep skips ids that are gone.
+  }
+
+  private unindexUser(userId: string, id: string): void {
+    const ids = this.byUser.get(userId);
+    if (!ids) return;
+    const at = ids.indexOf(id);
+    if (at !== -1) ids.splice(at, 1);
+    if (ids.length === 0) this.byUser.delete(userId);
+  }
+
+  private file(id: string, expiry: number): void {
+    const key = Math.max(Math.floor(expiry / BUCKET_SECONDS), this.sweepBucket);
+    const bucket = this.buckets.get(key);
+    if (bucket) bucket.push(id);
+    else this.buckets.set(key, [id]);
+  }
+
+  /** Sweeps every bucket that has come due, without a batch limit (used only at capacity). */
+  private sweepAllDue(now: number): void {
+    while (this.sweep(now, Number.MAX_SAFE_INTEGER).more);
+  }
+
+  private sweep(now: number, max: number): SweepResult {
+    const dueBefore = Math.floor(now / BUCKET_SECONDS);
+    let examined = 0;
+    let removed = 0;
+    while (this.sweepBucket < dueBefore) {
+      if (examined >= max) return { removed, more: true };
+      const bucket = this.buckets.get(this.sweepBucket);
+      if (bucket === undefined || this.sweepIndex >= bucket.length) {
+        this.buckets.delete(this.sweepBucket);
+        this.sweepBucket++;
+        this.sweepIndex = 0;
+        continue;
+      }
+      const id = bucket[this.sweepIndex++];
+      examined++;
+      const record = this.sessions.get(id);
+      if (record === undefined) continue;
+      if (isLive(record, now)) {
+        this.file(id, Math.min(record.idleExpiresAt, record.absoluteExpiresAt));
+      } else {
+        this.remove(record);
+        removed++;
+      }
+    }
+    return { removed, more: false };
+  }
+}

@@ -1,0 +1,83 @@
+import { GeoLocation, NewSession, Session } from './session';
+
+export interface CreateSessionResult {
+  readonly session: Session;
+  /** Sessions removed to make room under the `evict-oldest` policy. */
+  readonly evicted: readonly Session[];
+}
+
+export interface RefreshRotation {
+  /** Hash of the refresh secret the client presented. */
+  readonly presentedHash: string;
+  readonly nextRefreshHash: string;
+  readonly nextFingerprintHash: string;
+  readonly ipAddress: string;
+  readonly userAgent: string;
+  /** New location when the IP changed and was looked up again; `undefined` keeps the stored one. */
+  readonly location?: GeoLocation | null;
+}
+
+export type RefreshOutcome =
+  /** The presented credential was current: new credential and fingerprint stored, idle expiry slid. */
+  | { readonly kind: 'rotated'; readonly session: Session }
+  /** The credential rotated out within the grace period: nothing changed, the session stays valid. */
+  | { readonly kind: 'grace'; readonly session: Session }
+  /** An already-rotated credential was replayed after the grace period: the session is now revoked. */
+  | { readonly kind: 'reused'; readonly session: Session }
+  /** No live session with this id, or a credential this session never issued. */
+  | { readonly kind: 'invalid' };
+
+export interface SessionStoreStats {
+  /** Sessions held, including expired ones not yet swept. */
+  readonly stored: number;
+  /** Sessions held whose expiry has passed (an estimate where the store cannot count cheaply). */
+  readonly expired: number;
+  /** Most sessions the store will hold; null when the store has no fixed capacity (Redis). */
+  readonly capacity: number | null;
+  /** Estimated memory the sessions take, in bytes; null when unknown. */
+  readonly estimatedBytes: number | null;
+}
+
+export interface SweepResult {
+  readonly removed: number;
+  /** True when the batch limit stopped the sweep before every expired session was visited. */
+  readonly more: boolean;
+}
+
+/**
+ * Where sessions live. Every method is atomic on its own: concurrent calls (also from other
+ * instances, for shared stores) never break the per-user limit or lose an index entry.
+ * Expiry is checked on every read against the injected clock. Failures of the backing store
+ * surface as `StoreUnavailableError`.
+ */
+export abstract class SessionRepository {
+  /** Stores a new session, enforcing the per-user limit: evicts the least recently active
+   *  live sessions (`evict-oldest`) or throws `SessionLimitReachedError` (`reject`); throws
+   *  `SessionStoreFullError` at capacity once expired sessions are dropped. */
+  abstract create(input: NewSession): Promise<CreateSessionResult>;
+
+  /** The live session with this id; null when missing, revoked or expired. */
+  abstract findById(id: string): Promise<Session | null>;
+
+  /** The user's live sessions, in no particular order. */
+  abstract listByUser(userId: string): Promise<Session[]>;
+
+  /** Records activity now: slides the idle expiry (never past the absolute one) and records a
+   *  change of IP address or user agent since login. No-op when the session is gone. */
+  abstract touch(id: string, ipAddress: string, userAgent: string): Promise<void>;
+
+  /** Checks the presented refresh credential against the session and rotates it (see `RefreshOutcome`). */
+  abstract rotateRefresh(id: string, rotation: RefreshRotation): Promise<RefreshOutcome>;
+
+  /** Removes the session when it exists and belongs to `userId`; returns the removed session or null. */
+  abstract revoke(id: string, userId: string): Promise<Session | null>;
+
+  /** Removes every session of the user except `exceptId`; returns how many were removed. */
+  abstract revokeAllForUser(userId: string, exceptId?: string): Promise<number>;
+
+  /** Removes up to `max` expired sessions; call again while `more` is true. */
+  abstract deleteExpired(max: number): Promise<SweepResult>;
+
+  /** Counts for readiness and metrics. */
+  abstract stats(): Promise<SessionStoreStats>;
+}

@@ -1,0 +1,65 @@
+/** Where a session's IP address resolves to; `null` on the session when unknown or private. */
+export interface GeoLocation {
+  /** ISO 3166-1 alpha-2 code, e.g. `GB`. */
+  readonly country: string;
+  readonly region?: string;
+  readonly city?: string;
+}
+
+/**
+ * A server-side session as stored. Times are whole seconds since the epoch (small integers keep
+ * a million records compact). Secrets are never stored: only base64url SHA-256 hashes.
+ */
+export interface Session {
+  readonly id: string;
+  readonly userId: string;
+  /** base64url SHA-256 of the fingerprint cookie; equals the access token's `fgp` claim. */
+  readonly fingerprintHash: string;
+  /** base64url SHA-256 of the current refresh credential's secret. */
+  readonly refreshHash: string;
+  /** Hash of the refresh credential this one replaced, honoured briefly (two tabs refreshing). */
+  readonly previousRefreshHash: string | null;
+  /** When the refresh credential was last rotated (0 = never). */
+  readonly refreshRotatedAt: number;
+  readonly ipAddress: string;
+  readonly userAgent: string;
+  readonly location: GeoLocation | null;
+  /** IP address and user agent at login, kept only when a later request differs from them. */
+  readonly loginIpAddress: string | null;
+  readonly loginUserAgent: string | null;
+  readonly createdAt: number;
+  readonly lastActivity: number;
+  /** Sliding idle expiry, never past `absoluteExpiresAt`. */
+  readonly idleExpiresAt: number;
+  readonly absoluteExpiresAt: number;
+}
+
+/** What a login hands the store; the store fills in the times. */
+export interface NewSession {
+  readonly id: string;
+  readonly userId: string;
+  readonly fingerprintHash: string;
+  readonly refreshHash: string;
+  readonly ipAddress: string;
+  readonly userAgent: string;
+  readonly location: GeoLocation | null;
+}
+
+/** Lifetimes and per-user limit a store enforces. Seconds. */
+export interface SessionPolicy {
+  readonly idleTtl: number;
+  readonly absoluteTtl: number;
+  readonly maxPerUser: number;
+  readonly limitPolicy: 'evict-oldest' | 'reject';
+  /** How long a rotated-out refresh credential is still honoured. */
+  readonly refreshGracePeriod: number;
+}
+
+export const toSeconds = (ms: number): number => Math.floor(ms / 1000);
+
+/** When the session ends if nothing happens: the sooner of idle and absolute expiry. */
+export const expiresAt = (session: Session): number =>
+  Math.min(session.idleExpiresAt, session.absoluteExpiresAt);
+
+export const isLive = (session: Session, nowSeconds: number): boolean =>
+  nowSeconds < session.idleExpiresAt && nowSeconds < session.absoluteExpiresAt;

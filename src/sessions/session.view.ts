@@ -1,0 +1,56 @@
+import { Device, parseDevice } from './device';
+import { expiresAt, GeoLocation, Session } from './session';
+
+export interface LocationView {
+  readonly country: string;
+  readonly countryName: string;
+  readonly region?: string;
+  readonly city?: string;
+}
+
+/** A session as its owner sees it: no token, fingerprint or hash. */
+export interface SessionView {
+  readonly id: string;
+  readonly current: boolean;
+  readonly device: Device;
+  readonly location: LocationView | null;
+  readonly userAgent: string;
+  readonly ipAddress: string;
+  readonly createdAt: string;
+  readonly lastActivity: string;
+  readonly expiresAt: string;
+}
+
+const regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'code' });
+
+export function locationView(location: GeoLocation | null): LocationView | null {
+  if (location === null) return null;
+  let countryName = location.country;
+  try {
+    countryName = regionNames.of(location.country) ?? location.country;
+  } catch {
+    // Not a code Intl knows; the code itself is the best name we have.
+  }
+  return {
+    country: location.country,
+    countryName,
+    ...(location.region ? { region: location.region } : {}),
+    ...(location.city ? { city: location.city } : {}),
+  };
+}
+
+export const isoSeconds = (seconds: number): string => new Date(seconds * 1000).toISOString();
+
+export function sessionView(session: Session, currentSessionId: string): SessionView {
+  return {
+    id: session.id,
+    current: session.id === currentSessionId,
+    device: parseDevice(session.userAgent),
+    location: locationView(session.location),
+    userAgent: session.userAgent,
+    ipAddress: session.ipAddress,
+    createdAt: isoSeconds(session.createdAt),
+    lastActivity: isoSeconds(session.lastActivity),
+    expiresAt: isoSeconds(expiresAt(session)),
+  };
+}

@@ -1,0 +1,61 @@
+import { Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { TerminusModule } from '@nestjs/terminus';
+import { Clock } from '../common/clock';
+import { Env } from '../config';
+import { InMemorySessionRepository } from './in-memory-session.repository';
+import { SessionPolicy } from './session';
+import { SessionRepository } from './session.repository';
+import { SessionCleanupJob } from './session-cleanup.job';
+import { SessionStoreHealthIndicator } from './session-store.health';
+import { SessionsController } from './sessions.controller';
+import { SessionsService } from './sessions.service';
+
+export function sessionPolicy(config: ConfigService<Env, true>): SessionPolicy {
+  return {
+    idleTtl: config.get('SESSION_IDLE_TTL', { infer: true }),
+    absoluteTtl: config.get('SESSION_ABSOLUTE_TTL', { infer: true }),
+    maxPerUser: config.get('MAX_SESSIONS_PER_USER', { infer: true }),
+    limitPolicy: config.get('SESSION_LIMIT_POLICY', { infer: true }),
+    refreshGracePeriod: config.get('REFRESH_GRACE_PERIOD', { infer: true }),
+  };
+}
+
+/** Picks the session store from validated config; an unknown kind is a programming error. */
+function sessionRepositoryFactory(
+  config: ConfigService<Env, true>,
+  clock: Clock,
+): SessionRepository {
+  const store = config.get('SESSION_STORE', { infer: true });
+  switch (store) {
+    case 'memory':
+      return new InMemorySessionRepository(
+        sessionPolicy(config),
+        config.get('SESSION_CAPACITY', { infer: true }),
+        clock,
+      );
+    case 'redis':
+      throw new Error('SESSION_STORE=redis is not available yet');
+    default: {
+      const unknown: never = store;
+      throw new Error(`Unknown SESSION_STORE: ${String(unknown)}`);
+    }
+  }
+}
+
+@Module({
+  imports: [TerminusModule],
+  controllers: [SessionsController],
+  providers: [
+    {
+      provide: SessionRepository,
+      inject: [ConfigService, Clock],
+      useFactory: sessionRepositoryFactory,
+    },
+    SessionsService,
+    SessionCleanupJob,
+    SessionStoreHealthIndicator,
+  ],
+  exports: [SessionRepository, SessionsService, SessionStoreHealthIndicator, SessionCleanupJob],
+})
+export class SessionsModule {}

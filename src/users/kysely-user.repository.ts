@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { EmailTakenError, StoreUnavailableError } from '../common/errors';
+import { DatabaseKind, UsersDatabase, UsersTable } from './database/database';
+import { NewUser, User } from './user';
+import { UserRepository } from './user.repository';
+
+/**
+ * Users in SQL through Kysely: the same queries on SQLite (embedded default) and PostgreSQL.
+ */
+export class KyselyUserRepository extends UserRepository {
+  constructor(private readonly database: UsersDatabase) {
+    super();
+  }
+
+  private get db() {
+    return this.database.db;
+  }
+
+  async create(input: NewUser): Promise<User> {
+    const row = {
+      id: randomUUID(),
+      email: input.email,
+      display_name: input.displayName,
+      password_hash: input.passwordHash,
+      created_at: this.timestamp(new Date()),
+    };
+    try {
+      await this.db.insertInto('users').values(row).execute();
+    } catch (error) {
+      if (isUniqueViolation(error, this.database.kind)) throw new EmailTakenError();
+      throw new StoreUnavailableError('users', error);
+    }
+    return toUser(row);
+  }
+
+  async findByEmail(email: string): Promise<User | null> {
+    return this.findOne('email', email);
+  }
+
+  async findById(id: string): Promise<User | null> {
+    return this.findOne('id', id);
+  }
+
+  async updatePasswordHash(id: string, passwordHash: string): Promise<boolean> {
+    const result = await this.guard(() =>
+      this.db
+        .updateTable('users')
+        .set({ password_hash: passwordHash, updated_at: this.timestamp(new Date()) })
+        .where('id', '=', id)
+        .executeTakeFirst(),
+    );
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async ping(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.guard(() => sql`select 1`.execute(this.db)), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async findOne(column: 'id' | 'email', value: string): Promise<User | null> {
+    const row = await this.guard(() =>
+      this.db
+        .selectFrom('users')
+        .select(['id', 'email', 'display_name', 'password_hash', 'created_at'])
+        .where(column, '=', value)
+        .executeTakeFirst(),
+    );
+    return row ? toUser(row) : null;
+  }
+
+  private timestamp(date: Date): string | Date {
+    return this.database.kind === 'postgres' ? date : date.toISOString();
+  }
+
+  private async guard<T>(query: () => Promise<T>): Promise<T> {
+    try {
+      return await query();
+    } catch (error) {
+      throw new StoreUnavailableError('users', error);
+    }
+  }
+}
+
+function toUser(
+  row: Pick<UsersTable, 'id' | 'email' | 'display_name' | 'password_hash' | 'created_at'>,
+): User {
+  return {
+    id: row.id,
+    email: row.email,
+    displayName: row.display_name,
+    passwordHash: row.password_hash,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+function isUniqueViolation(error: unknown, kind: DatabaseKind): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return kind === 'postgres'
+    ? code === '23505'
+    : code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

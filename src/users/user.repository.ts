@@ -1,0 +1,21 @@
+import { NewUser, User } from './user';
+
+/**
+ * Where accounts live. Failures of the database surface as `StoreUnavailableError`.
+ */
+export abstract class UserRepository {
+  /** Stores a new user; throws `EmailTakenError` when the email is already registered. */
+  abstract create(input: NewUser): Promise<User>;
+
+  /** The user with this (normalised) email, or null. */
+  abstract findByEmail(email: string): Promise<User | null>;
+
+  /** The user with this id, or null. */
+  abstract findById(id: string): Promise<User | null>;
+
+  /** Replaces the password hash; returns false when the user does not exist. */
+  abstract updatePasswordHash(id: string, passwordHash: string): Promise<boolean>;
+
+  /** Resolves when the database answers a trivial query within `timeoutMs`; throws otherwise. */
+  abstract ping(timeoutMs: number): Promise<void>;
+}

@@ -1,0 +1,49 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { createApp } from '../../src/bootstrap';
+import { FakeClock } from '../../src/common/clock';
+import { Env, validateEnv } from '../../src/config';
+
+export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+/** The environment e2e tests start from: production defaults, an in-memory SQLite database. */
+export function testEnv(overrides: Record<string, string> = {}): Env {
+  return validateEnv({
+    NODE_ENV: 'test',
+    JWT_SECRET: TEST_SECRET,
+    DATABASE_URL: 'sqlite::memory:',
+    GEOIP: 'off',
+    LOG_LEVEL: 'silent',
+    // Tests drive cleanup themselves; the cron job would fire on 1 January only.
+    CLEANUP_CRON: '0 0 0 1 1 *',
+    ...overrides,
+  });
+}
+
+export interface TestApp {
+  readonly app: NestFastifyApplication;
+  readonly env: Env;
+  readonly clock: FakeClock;
+  inject(options: InjectOptions): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+/** Starts the real application (AppModule) in-process; requests go through Fastify's `inject`. */
+export async function startApp(
+  overrides: Record<string, string> = {},
+  options: { clock?: FakeClock } = {},
+): Promise<TestApp> {
+  const env = testEnv(overrides);
+  const clock = options.clock ?? new FakeClock(Date.now());
+  const app = await createApp(env, { logger: false, clock });
+  await app.init();
+  const fastify = app.getHttpAdapter().getInstance();
+  await fastify.ready();
+  return {
+    app,
+    env,
+    clock,
+    inject: (injectOptions) => fastify.inject(injectOptions),
+    close: () => app.close(),
+  };
+}
