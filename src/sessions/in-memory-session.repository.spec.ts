@@ -1,0 +1,199 @@
+import { FakeClock } from '../common/clock';
+import { InMemorySessionRepository } from './in-memory-session.repository';
+import { NewSession, SessionPolicy } from './session';
+import { SessionLimitReachedError, SessionStoreFullError } from './session.errors';
+
+const MINUTE = 60_000;
+const policy: SessionPolicy = {
+  idleTtl: 30 * 60,
+  absoluteTtl: 8 * 3600,
+  maxPerUser: 3,
+  limitPolicy: 'evict-oldest',
+  refreshGracePeriod: 10,
+};
+
+let counter = 0;
+const newSession = (userId = 'user-1', overrides: Partial<NewSession> = {}): NewSession => ({
+  id: `session-${String(++counter).padStart(14, '0')}`,
+  userId,
+  fingerprintHash: 'f'.repeat(43),
+  refreshHash: 'r'.repeat(43),
+  ipAddress: '203.0.113.7',
+  userAgent: 'Mozilla/5.0',
+  location: null,
+  ...overrides,
+});
+
+describe('InMemorySessionRepository', () => {
+  let clock: FakeClock;
+  let repository: InMemorySessionRepository;
+
+  beforeEach(() => {
+    clock = new FakeClock(Date.UTC(2026, 0, 1));
+    repository = new InMemorySessionRepository(policy, 100, clock);
+  });
+
+  it('expires a session after the idle timeout without activity', async () => {
+    const { session } = await repository.create(newSession());
+    clock.advance(29 * MINUTE);
+    expect(await repository.findById(session.id)).not.toBeNull();
+    clock.advance(1 * MINUTE);
+    expect(await repository.findById(session.id)).toBeNull();
+  });
+
+  it('slides the idle expiry on activity but never past the absolute lifetime', async () => {
+    const { session } = await repository.create(newSession());
+    for (let elapsed = 0; elapsed < 8 * 60 - 20; elapsed += 20) {
+      clock.advance(20 * MINUTE);
+      await repository.touch(session.id, '203.0.113.7', 'Mozilla/5.0');
+      expect(await repository.findById(session.id)).not.toBeNull();
+    }
+    const live = await repository.findById(session.id);
+    expect(live?.idleExpiresAt).toBe(live?.absoluteExpiresAt);
+    clock.advance(20 * MINUTE);
+    await repository.touch(session.id, '203.0.113.7', 'Mozilla/5.0');
+    expect(await repository.findById(session.id)).toBeNull();
+  });
+
+  it('records the login IP and user agent when later requests differ', async () => {
+    const { session } = await repository.create(newSession());
+    await repository.touch(session.id, '198.51.100.1', 'Other/1.0');
+    await repository.touch(session.id, '198.51.100.2', 'Other/2.0');
+    expect(await repository.findById(session.id)).toMatchObject({
+      ipAddress: '198.51.100.2',
+      userAgent: 'Other/2.0',
+      loginIpAddress: '203.0.113.7',
+      loginUserAgent: 'Mozilla/5.0',
+    });
+  });
+
+  it('evicts the least recently active session at the limit', async () => {
+    const first = (await repository.create(newSession())).session;
+    clock.advance(MINUTE);
+    const second = (await repository.create(newSession())).session;
+    clock.advance(MINUTE);
+    const third = (await repository.create(newSession())).session;
+    clock.advance(MINUTE);
+    await repository.touch(first.id, first.ipAddress, first.userAgent);
+    const { evicted } = await repository.create(newSession());
+    expect(evicted.map((session) => session.id)).toEqual([second.id]);
+    expect(await repository.findById(second.id)).toBeNull();
+    const remaining = (await repository.listByUser('user-1')).map((s) => s.id);
+    expect(remaining).toHaveLength(3);
+    expect(remaining).toEqual(expect.arrayContaining([first.id, third.id]));
+  });
+
+  it('rejects at the limit under the reject policy, not counting expired sessions', async () => {
+    const strict = new InMemorySessionRepository({ ...policy, limitPolicy: 'reject' }, 100, clock);
+    for (let i = 0; i < 3; i++) await strict.create(newSession());
+    await expect(strict.create(newSession())).rejects.toBeInstanceOf(SessionLimitReachedError);
+    clock.advance(31 * MINUTE);
+    await expect(strict.create(newSession())).resolves.toMatchObject({ evicted: [] });
+    expect(await strict.listByUser('user-1')).toHaveLength(1);
+  });
+
+  it('holds the limit when many creates race', async () => {
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => repository.create(newSession())));
+    expect(results.every((result) => result.status === 'fulfilled')).toBe(true);
+    expect(await repository.listByUser('user-1')).toHaveLength(3);
+  });
+
+  it('is full at capacity once expired sessions are dropped', async () => {
+    const small = new InMemorySessionRepository({ ...policy, maxPerUser: 10 }, 2, clock);
+    await small.create(newSession('a'));
+    await small.create(newSession('b'));
+    await expect(small.create(newSession('c'))).rejects.toBeInstanceOf(SessionStoreFullError);
+    clock.advance(31 * MINUTE);
+    await expect(small.create(newSession('c'))).resolves.toBeDefined();
+    expect((await small.stats()).stored).toBe(1);
+  });
+
+  it('rotates refresh credentials, honours the previous one briefly, and revokes on later reuse', async () => {
+    const { session } = await repository.create(newSession());
+    const rotation = (presentedHash: string, next: string) => ({
+      presentedHash,
+      nextRefreshHash: next,
+      nextFingerprintHash: `F${next}`,
+      ipAddress: '203.0.113.7',
+      userAgent: 'Mozilla/5.0',
+    });
+    expect((await repository.rotateRefresh(session.id, rotation('r'.repeat(43), 'second'))).kind).toBe('rotated');
+    expect((await repository.findById(session.id))?.fingerprintHash).toBe('Fsecond');
+    clock.advance(5_000);
+    expect((await repository.rotateRefresh(session.id, rotation('r'.repeat(43), 'third'))).kind).toBe('grace');
+    expect((await repository.findById(session.id))?.refreshHash).toBe('second');
+    expect((await repository.rotateRefresh(session.id, rotation('unknown', 'x'))).kind).toBe('invalid');
+    expect(await repository.findById(session.id)).not.toBeNull();
+    clock.advance(6_000);
+    expect((await repository.rotateRefresh(session.id, rotation('r'.repeat(43), 'fourth'))).kind).toBe('reused');
+    expect(await repository.findById(session.id)).toBeNull();
+  });
+
+  it('revokes only the owner\'s session', async () => {
+    const { session } = await repository.create(newSession('owner'));
+    expect(await repository.revoke(session.id, 'someone-else')).toBeNull();
+    expect(await repository.findById(session.id)).not.toBeNull();
+    expect((await repository.revoke(session.id, 'owner'))?.id).toBe(session.id);
+    expect(await repository.findById(session.id)).toBeNull();
+    expect(await repository.revoke(session.id, 'owner')).toBeNull();
+  });
+
+  it('revokes all of a user\'s sessions but one', async () => {
+    const kept = (await repository.create(newSession('u'))).session;
+    await repository.create(newSession('u'));
+    await repository.create(newSession('u'));
+    const other = (await repository.create(newSession('v'))).session;
+    expect(await repository.revokeAllForUser('u', kept.id)).toBe(2);
+    expect((await repository.listByUser('u')).map((s) => s.id)).toEqual([kept.id]);
+    expect(await repository.findById(other.id)).not.toBeNull();
+  });
+
+  it('sweeps exactly the expired sessions, in batches', async () => {
+    const large = new InMemorySessionRepository({ ...policy, maxPerUser: 1000 }, 10_000, clock);
+    const early: string[] = [];
+    for (let i = 0; i < 50; i++) early.push((await large.create(newSession(`u${i % 5}`))).session.id);
+    clock.advance(10 * MINUTE);
+    const late: string[] = [];
+    for (let i = 0; i < 30; i++) late.push((await large.create(newSession(`u${i % 5}`))).session.id);
+    // Half of the early ones stay active; the other half expire at 30 minutes, the late ones at 40.
+    clock.advance(15 * MINUTE);
+    for (const id of early.slice(0, 25)) await large.touch(id, '203.0.113.7', 'Mozilla/5.0');
+    clock.advance(6 * MINUTE);
+
+    expect((await large.stats()).stored).toBe(80);
+    const batches: number[] = [];
+    for (;;) {
+      const result = await large.deleteExpired(10);
+      batches.push(result.removed);
+      expect(result.removed).toBeLessThanOrEqual(10);
+      if (!result.more) break;
+    }
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(25);
+    expect(batches.length).toBeGreaterThan(2);
+    expect((await large.stats()).stored).toBe(55);
+    for (const id of early.slice(25)) expect(await large.findById(id)).toBeNull();
+    for (const id of [...early.slice(0, 25), ...late]) expect(await large.findById(id)).not.toBeNull();
+
+    // Those it kept are swept when their own time comes.
+    clock.advance(31 * MINUTE);
+    let removed = 0;
+    for (let more = true; more; ) {
+      const result = await large.deleteExpired(1000);
+      removed += result.removed;
+      more = result.more;
+    }
+    expect(removed).toBe(55);
+    expect((await large.stats()).stored).toBe(0);
+  });
+
+  it('restores saved sessions that are still live and skips expired ones', async () => {
+    const { session } = await repository.create(newSession());
+    const saved = [...repository.entries()].map((s) => ({ ...s }));
+    const fresh = new InMemorySessionRepository(policy, 100, clock);
+    expect(fresh.restore(saved[0])).toBe(true);
+    expect(await fresh.findById(session.id)).toMatchObject({ id: session.id, userId: 'user-1' });
+    clock.advance(31 * MINUTE);
+    const later = new InMemorySessionRepository(policy, 100, clock);
+    expect(later.restore(saved[0])).toBe(false);
+  });
+});
