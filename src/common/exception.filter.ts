@@ -13,7 +13,11 @@ import {
   InvalidCredentialsError,
   StoreUnavailableError,
 } from './errors';
-import { SessionLimitReachedError, SessionStoreFullError } from '../sessions/session.errors';
+import {
+  SessionLimitReachedError,
+  SessionNotFoundError,
+  SessionStoreFullError,
+} from '../sessions/session.errors';
 
 interface ErrorBody {
   statusCode: number;
@@ -22,7 +26,10 @@ interface ErrorBody {
   code?: string;
 }
 
+/** A store that failed is usually back within a second or two (reconnect, failover). */
 const RETRY_AFTER_SECONDS = 1;
+/** A full store frees room as sessions expire; the sweep runs every minute by default. */
+const STORE_FULL_RETRY_AFTER_SECONDS = 30;
 
 /**
  * The one place errors become HTTP. Domain errors get their status; Nest's HttpExceptions pass
@@ -83,12 +90,13 @@ export class DomainExceptionFilter implements ExceptionFilter {
       headers,
     });
     if (error instanceof InvalidCredentialsError) return make(HttpStatus.UNAUTHORIZED);
+    if (error instanceof SessionNotFoundError) return make(HttpStatus.NOT_FOUND);
     if (error instanceof EmailTakenError) return make(HttpStatus.CONFLICT, 'EMAIL_TAKEN');
     if (error instanceof SessionLimitReachedError)
       return make(HttpStatus.CONFLICT, 'SESSION_LIMIT_REACHED');
     if (error instanceof SessionStoreFullError) {
       return make(HttpStatus.SERVICE_UNAVAILABLE, 'SESSION_STORE_FULL', {
-        'retry-after': String(RETRY_AFTER_SECONDS * 30),
+        'retry-after': String(STORE_FULL_RETRY_AFTER_SECONDS),
       });
     }
     if (error instanceof StoreUnavailableError) {
@@ -97,7 +105,9 @@ export class DomainExceptionFilter implements ExceptionFilter {
         'retry-after': String(RETRY_AFTER_SECONDS),
       });
     }
-    return make(HttpStatus.BAD_REQUEST);
+    // A domain error without a mapping is a programming error: log it, answer a bare 500.
+    this.logger.error(`unmapped domain error ${error.name}`);
+    return make(HttpStatus.INTERNAL_SERVER_ERROR);
   }
 }
 
