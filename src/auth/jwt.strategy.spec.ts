@@ -26,7 +26,10 @@ describe('JwtStrategy.validate', () => {
       headers: { 'user-agent': userAgent },
     }) as unknown as FastifyRequest;
 
-  const complete = (payload: unknown, header: Record<string, unknown> = { alg: 'HS256', typ: 'JWT' }) => ({
+  const complete = (
+    payload: unknown,
+    header: Record<string, unknown> = { alg: 'HS256', typ: 'JWT' },
+  ) => ({
     header,
     payload,
   });
@@ -50,7 +53,13 @@ describe('JwtStrategy.validate', () => {
     clock = new FakeClock(Date.UTC(2026, 0, 1));
     config = new ConfigService(validateEnv({ JWT_SECRET: SECRET }));
     sessions = new InMemorySessionRepository(
-      { idleTtl: 1800, absoluteTtl: 28800, maxPerUser: 5, limitPolicy: 'evict-oldest', refreshGracePeriod: 10 },
+      {
+        idleTtl: 1800,
+        absoluteTtl: 28800,
+        maxPerUser: 5,
+        limitPolicy: 'evict-oldest',
+        refreshGracePeriod: 10,
+      },
       100,
       clock,
     );
@@ -77,7 +86,9 @@ describe('JwtStrategy.validate', () => {
 
   it('rejects a request without the fingerprint cookie', async () => {
     const { claims } = await login();
-    expect(await rejection(strategy.validate(request(undefined), complete(claims)))).toBe('missing_fingerprint');
+    expect(await rejection(strategy.validate(request(undefined), complete(claims)))).toBe(
+      'missing_fingerprint',
+    );
   });
 
   it('rejects a cookie that does not hash to the claim', async () => {
@@ -86,7 +97,9 @@ describe('JwtStrategy.validate', () => {
     expect(await rejection(strategy.validate(request(other.cookie), complete(claims)))).toBe(
       'fingerprint_mismatch',
     );
-    expect(await rejection(strategy.validate(request(claims.fgp), complete(claims)))).toBe('fingerprint_mismatch');
+    expect(await rejection(strategy.validate(request(claims.fgp), complete(claims)))).toBe(
+      'fingerprint_mismatch',
+    );
   });
 
   it('rejects claims that are missing, mistyped or oversized', async () => {
@@ -99,23 +112,31 @@ describe('JwtStrategy.validate', () => {
       { ...claims, fgp: `${claims.fgp}x` },
       { ...claims, sid: 'x'.repeat(65) },
     ]) {
-      expect(await rejection(strategy.validate(request(cookie), complete(bad)))).toBe('invalid_claims');
+      expect(await rejection(strategy.validate(request(cookie), complete(bad)))).toBe(
+        'invalid_claims',
+      );
     }
-    expect(await rejection(strategy.validate(request(cookie), complete([claims])))).toBe('invalid_claims');
-    expect(await rejection(strategy.validate(request(cookie), complete('a string payload')))).toBe('invalid_claims');
+    expect(await rejection(strategy.validate(request(cookie), complete([claims])))).toBe(
+      'invalid_claims',
+    );
+    expect(await rejection(strategy.validate(request(cookie), complete('a string payload')))).toBe(
+      'invalid_claims',
+    );
   });
 
   it('rejects a token that lists a critical header it does not understand', async () => {
     const { cookie, claims } = await login();
     const header = { alg: 'HS256', crit: ['exp-v2'], 'exp-v2': 1 };
-    expect(await rejection(strategy.validate(request(cookie), complete(claims, header)))).toBe('invalid_claims');
+    expect(await rejection(strategy.validate(request(cookie), complete(claims, header)))).toBe(
+      'invalid_claims',
+    );
   });
 
-  it('rejects a session that is gone, expired, someone else\'s or bound to another fingerprint', async () => {
+  it("rejects a session that is gone, expired, someone else's or bound to another fingerprint", async () => {
     const { cookie, session, claims } = await login();
-    expect(await rejection(strategy.validate(request(cookie), complete({ ...claims, sub: 'user-2' })))).toBe(
-      'session_mismatch',
-    );
+    expect(
+      await rejection(strategy.validate(request(cookie), complete({ ...claims, sub: 'user-2' }))),
+    ).toBe('session_mismatch');
     await sessions.rotateRefresh(session.id, {
       presentedHash: 'r'.repeat(43),
       nextRefreshHash: 'n'.repeat(43),
@@ -123,13 +144,15 @@ describe('JwtStrategy.validate', () => {
       ipAddress: '203.0.113.7',
       userAgent: 'Mozilla/5.0',
     });
-    expect(await rejection(strategy.validate(request(cookie), complete(claims)))).toBe('session_mismatch');
+    expect(await rejection(strategy.validate(request(cookie), complete(claims)))).toBe(
+      'session_mismatch',
+    );
 
     const second = await login();
     clock.advance(31 * 60_000);
-    expect(await rejection(strategy.validate(request(second.cookie), complete(second.claims)))).toBe(
-      'session_not_found',
-    );
+    expect(
+      await rejection(strategy.validate(request(second.cookie), complete(second.claims))),
+    ).toBe('session_not_found');
 
     const third = await login();
     await sessions.revoke(third.session.id, 'user-1');

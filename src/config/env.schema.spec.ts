@@ -58,14 +58,20 @@ describe('validateEnv', () => {
   });
 
   it('refuses insecure cookies in production', () => {
-    expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: secret, COOKIE_SECURE: 'false' })).toEqual([
-      expect.stringContaining('COOKIE_SECURE'),
-    ]);
+    expect(
+      problemsOf({ NODE_ENV: 'production', JWT_SECRET: secret, COOKIE_SECURE: 'false' }),
+    ).toEqual([expect.stringContaining('COOKIE_SECURE')]);
   });
 
   it('parses durations with and without units', () => {
-    const env = validateEnv({ ACCESS_TOKEN_TTL: '5m', SESSION_IDLE_TTL: '900', SESSION_ABSOLUTE_TTL: '8h' });
-    expect([env.ACCESS_TOKEN_TTL, env.SESSION_IDLE_TTL, env.SESSION_ABSOLUTE_TTL]).toEqual([300, 900, 28800]);
+    const env = validateEnv({
+      ACCESS_TOKEN_TTL: '5m',
+      SESSION_IDLE_TTL: '900',
+      SESSION_ABSOLUTE_TTL: '8h',
+    });
+    expect([env.ACCESS_TOKEN_TTL, env.SESSION_IDLE_TTL, env.SESSION_ABSOLUTE_TTL]).toEqual([
+      300, 900, 28800,
+    ]);
   });
 
   it.each([

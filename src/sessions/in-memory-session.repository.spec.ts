@@ -93,7 +93,9 @@ describe('InMemorySessionRepository', () => {
   });
 
   it('holds the limit when many creates race', async () => {
-    const results = await Promise.allSettled(Array.from({ length: 20 }, () => repository.create(newSession())));
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () => repository.create(newSession())),
+    );
     expect(results.every((result) => result.status === 'fulfilled')).toBe(true);
     expect(await repository.listByUser('user-1')).toHaveLength(3);
   });
@@ -117,19 +119,27 @@ describe('InMemorySessionRepository', () => {
       ipAddress: '203.0.113.7',
       userAgent: 'Mozilla/5.0',
     });
-    expect((await repository.rotateRefresh(session.id, rotation('r'.repeat(43), 'second'))).kind).toBe('rotated');
+    expect(
+      (await repository.rotateRefresh(session.id, rotation('r'.repeat(43), 'second'))).kind,
+    ).toBe('rotated');
     expect((await repository.findById(session.id))?.fingerprintHash).toBe('Fsecond');
     clock.advance(5_000);
-    expect((await repository.rotateRefresh(session.id, rotation('r'.repeat(43), 'third'))).kind).toBe('grace');
+    expect(
+      (await repository.rotateRefresh(session.id, rotation('r'.repeat(43), 'third'))).kind,
+    ).toBe('grace');
     expect((await repository.findById(session.id))?.refreshHash).toBe('second');
-    expect((await repository.rotateRefresh(session.id, rotation('unknown', 'x'))).kind).toBe('invalid');
+    expect((await repository.rotateRefresh(session.id, rotation('unknown', 'x'))).kind).toBe(
+      'invalid',
+    );
     expect(await repository.findById(session.id)).not.toBeNull();
     clock.advance(6_000);
-    expect((await repository.rotateRefresh(session.id, rotation('r'.repeat(43), 'fourth'))).kind).toBe('reused');
+    expect(
+      (await repository.rotateRefresh(session.id, rotation('r'.repeat(43), 'fourth'))).kind,
+    ).toBe('reused');
     expect(await repository.findById(session.id)).toBeNull();
   });
 
-  it('revokes only the owner\'s session', async () => {
+  it("revokes only the owner's session", async () => {
     const { session } = await repository.create(newSession('owner'));
     expect(await repository.revoke(session.id, 'someone-else')).toBeNull();
     expect(await repository.findById(session.id)).not.toBeNull();
@@ -138,7 +148,7 @@ describe('InMemorySessionRepository', () => {
     expect(await repository.revoke(session.id, 'owner')).toBeNull();
   });
 
-  it('revokes all of a user\'s sessions but one', async () => {
+  it("revokes all of a user's sessions but one", async () => {
     const kept = (await repository.create(newSession('u'))).session;
     await repository.create(newSession('u'));
     await repository.create(newSession('u'));
@@ -151,10 +161,12 @@ describe('InMemorySessionRepository', () => {
   it('sweeps exactly the expired sessions, in batches', async () => {
     const large = new InMemorySessionRepository({ ...policy, maxPerUser: 1000 }, 10_000, clock);
     const early: string[] = [];
-    for (let i = 0; i < 50; i++) early.push((await large.create(newSession(`u${i % 5}`))).session.id);
+    for (let i = 0; i < 50; i++)
+      early.push((await large.create(newSession(`u${i % 5}`))).session.id);
     clock.advance(10 * MINUTE);
     const late: string[] = [];
-    for (let i = 0; i < 30; i++) late.push((await large.create(newSession(`u${i % 5}`))).session.id);
+    for (let i = 0; i < 30; i++)
+      late.push((await large.create(newSession(`u${i % 5}`))).session.id);
     // Half of the early ones stay active; the other half expire at 30 minutes, the late ones at 40.
     clock.advance(15 * MINUTE);
     for (const id of early.slice(0, 25)) await large.touch(id, '203.0.113.7', 'Mozilla/5.0');
@@ -172,12 +184,13 @@ describe('InMemorySessionRepository', () => {
     expect(batches.length).toBeGreaterThan(2);
     expect((await large.stats()).stored).toBe(55);
     for (const id of early.slice(25)) expect(await large.findById(id)).toBeNull();
-    for (const id of [...early.slice(0, 25), ...late]) expect(await large.findById(id)).not.toBeNull();
+    for (const id of [...early.slice(0, 25), ...late])
+      expect(await large.findById(id)).not.toBeNull();
 
     // Those it kept are swept when their own time comes.
     clock.advance(31 * MINUTE);
     let removed = 0;
-    for (let more = true; more; ) {
+    for (let more = true; more;) {
       const result = await large.deleteExpired(1000);
       removed += result.removed;
       more = result.more;

@@ -21,7 +21,8 @@ const session = (overrides: Partial<Session> = {}): Session => ({
   absoluteExpiresAt: 10,
   ...overrides,
 });
-const codes = (sessions: Session[]) => sessionAlerts(sessions, thresholds).map((alert) => alert.code);
+const codes = (sessions: Session[]) =>
+  sessionAlerts(sessions, thresholds).map((alert) => alert.code);
 
 describe('sessionAlerts', () => {
   it('says nothing about an ordinary user', () => {
@@ -36,7 +37,9 @@ describe('sessionAlerts', () => {
   it('flags more distinct IP addresses than the threshold', () => {
     const from = (ip: string) => session({ ipAddress: ip });
     expect(codes([from('a'), from('b'), from('c')])).toEqual([]);
-    expect(codes([from('a'), from('b'), from('c'), from('d'), from('a')])).toEqual(['MANY_IP_ADDRESSES']);
+    expect(codes([from('a'), from('b'), from('c'), from('d'), from('a')])).toEqual([
+      'MANY_IP_ADDRESSES',
+    ]);
   });
 
   it('flags sessions whose IP or browser changed since login', () => {
