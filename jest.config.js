@@ -6,8 +6,15 @@ const common = {
 };
 
 module.exports = {
+  testTimeout: 60_000,
   projects: [
     { ...common, displayName: 'unit', rootDir: 'src', testRegex: '.*\\.spec\\.ts$' },
-    { ...common, displayName: 'e2e', rootDir: 'test', testRegex: '.*\\.e2e-spec\\.ts$' },
+    {
+      ...common,
+      displayName: 'e2e',
+      rootDir: 'test',
+      testRegex: '.*\\.e2e-spec\\.ts$',
+      globalSetup: '<rootDir>/support/global-setup.ts',
+    },
   ],
 };
