@@ -311,6 +311,11 @@ describe('sessions (e2e)', () => {
         headers: { cookie: `__Secure-Fpa-Refresh=${refreshValue}` },
       });
       expect(response.statusCode).toBe(401);
+      expect(response.json()).toEqual({
+        statusCode: 401,
+        error: 'Unauthorized',
+        message: 'Invalid or missing credentials',
+      });
     });
   });
 });

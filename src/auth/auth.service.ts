@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { ClientInfo } from '../common/client';
-import { InvalidCredentialsError, StoreUnavailableError } from '../common/errors';
+import {
+  InvalidCredentialsError,
+  StoreUnavailableError,
+  UnauthenticatedError,
+} from '../common/errors';
 import { GeoLocator } from '../geoip/geo-locator';
 import { SecurityEvents } from '../observability/security-events';
 import { expiresAt, Session } from '../sessions/session';
@@ -23,8 +27,6 @@ export interface IssuedTokens {
   /** New refresh cookie; null when the grace rule applies (the cookie set moments ago stays). */
   readonly refresh: RefreshCredential | null;
 }
-
-export class InvalidRefreshError extends InvalidCredentialsError {}
 
 @Injectable()
 export class AuthService {
@@ -75,7 +77,7 @@ export class AuthService {
     const presented = this.refreshCredentials.parse(cookieValue);
     if (!presented) {
       this.events.refresh('invalid');
-      throw new InvalidRefreshError();
+      throw new UnauthenticatedError();
     }
     const current = await this.sessionStore.findById(presented.sessionId);
     const ipChanged = current !== null && current.ipAddress !== client.ipAddress;
@@ -100,9 +102,9 @@ export class AuthService {
           userId: outcome.session.userId,
           sessionId: outcome.session.id,
         });
-        throw new InvalidRefreshError();
+        throw new UnauthenticatedError();
       case 'invalid':
-        throw new InvalidRefreshError();
+        throw new UnauthenticatedError();
     }
   }
 
@@ -113,7 +115,7 @@ export class AuthService {
   async me(userId: string, sessionId: string) {
     const user = await this.users.findById(userId);
     // The session was valid a moment ago; a user deleted since is an unauthenticated caller.
-    if (!user) throw new InvalidCredentialsError();
+    if (!user) throw new UnauthenticatedError();
     return { id: user.id, email: user.email, displayName: user.displayName, sessionId };
   }
 

@@ -16,6 +16,13 @@ export class InvalidCredentialsError extends DomainError {
   }
 }
 
+/** A credential other than a password (refresh credential, session) is missing, invalid or revoked. */
+export class UnauthenticatedError extends DomainError {
+  constructor() {
+    super('Invalid or missing credentials');
+  }
+}
+
 export class EmailTakenError extends DomainError {
   constructor() {
     super('An account with this email already exists');

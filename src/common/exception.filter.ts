@@ -12,6 +12,7 @@ import {
   EmailTakenError,
   InvalidCredentialsError,
   StoreUnavailableError,
+  UnauthenticatedError,
 } from './errors';
 import {
   SessionLimitReachedError,
@@ -89,7 +90,9 @@ export class DomainExceptionFilter implements ExceptionFilter {
       },
       headers,
     });
-    if (error instanceof InvalidCredentialsError) return make(HttpStatus.UNAUTHORIZED);
+    if (error instanceof InvalidCredentialsError || error instanceof UnauthenticatedError) {
+      return make(HttpStatus.UNAUTHORIZED);
+    }
     if (error instanceof SessionNotFoundError) return make(HttpStatus.NOT_FOUND);
     if (error instanceof EmailTakenError) return make(HttpStatus.CONFLICT, 'EMAIL_TAKEN');
     if (error instanceof SessionLimitReachedError)
