@@ -1,0 +1,92 @@
+import Redis, { Cluster, RedisOptions } from 'ioredis';
+
+/** A Redis connection: one server or a Redis Cluster. Both speak the same commands. */
+export type RedisClient = Redis | Cluster;
+
+export interface RedisClientOptions {
+  /** Longest a single command may wait for an answer before it fails (ms). */
+  readonly commandTimeoutMs?: number;
+  /** Name shown in `CLIENT LIST`, to tell the service's connections apart. */
+  readonly connectionName?: string;
+}
+
+/** Reconnect quickly at first, then every second at most: the service recovers by itself. */
+const reconnectDelay = (attempt: number): number => Math.min(50 * 2 ** attempt, 1000);
+
+/**
+ * Fail fast, never queue: while Redis is unreachable a command errors at once (no offline queue)
+ * or after `commandTimeoutMs` (no answer), and is retried at most once on a dropped connection.
+ * Callers turn those errors into 503s; nothing waits unbounded.
+ */
+function commonOptions(options: RedisClientOptions): RedisOptions {
+  return {
+    commandTimeout: options.commandTimeoutMs ?? 500,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    connectionName: options.connectionName ?? 'fingerprint-auth',
+  };
+}
+
+/** The nodes in REDIS_URL: one URL, or several comma-separated (`redis://a:7000,b:7001`). */
+export function redisNodes(url: string): URL[] {
+  return url
+    .split(',')
+    .map((node) => node.trim())
+    .filter(Boolean)
+    .map((node) => new URL(/^rediss?:\/\//.test(node) ? node : `redis://${node}`));
+}
+
+/**
+ * Connects to REDIS_URL: several comma-separated nodes select Redis Cluster mode. The client
+ * starts connecting at once and keeps reconnecting; see `waitUntilReady` for start-up.
+ */
+export function createRedisClient(url: string, options: RedisClientOptions = {}): RedisClient {
+  const nodes = redisNodes(url);
+  const first = nodes[0];
+  const auth = {
+    ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
+    ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
+    ...(first.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+  if (nodes.length === 1) {
+    const db = Number(first.pathname.slice(1) || 0);
+    return new Redis({
+      host: first.hostname,
+      port: Number(first.port || 6379),
+      db,
+      ...auth,
+      ...commonOptions(options),
+      retryStrategy: reconnectDelay,
+    });
+  }
+  const { enableOfflineQueue: _queue, ...redisOptions } = commonOptions(options);
+  return new Cluster(
+    nodes.map((node) => ({ host: node.hostname, port: Number(node.port || 6379) })),
+    {
+      redisOptions: { ...redisOptions, ...auth },
+      enableOfflineQueue: false,
+      clusterRetryStrategy: reconnectDelay,
+      slotsRefreshTimeout: 1000,
+    },
+  );
+}
+
+/**
+ * Resolves once the client is ready, or after `timeoutMs` anyway: a Redis that is down at start
+ * makes readiness report down and requests answer 503 until it returns; it does not stop start-up.
+ */
+export function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ready: boolean) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ready);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    client.once('ready', onReady);
+  });
+}
