@@ -1,4 +1,7 @@
-/** Unit specs live beside the code; e2e specs live in test/. `npm test` runs both. */
+/**
+ * Unit specs live beside the code; e2e specs and the contract suites every storage adapter passes
+ * live in test/. `npm test` runs them all.
+ */
 const common = {
   moduleFileExtensions: ['js', 'json', 'ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/../tsconfig.spec.json' }] },
@@ -16,5 +19,6 @@ module.exports = {
       testRegex: '.*\\.e2e-spec\\.ts$',
       globalSetup: '<rootDir>/support/global-setup.ts',
     },
+    { ...common, displayName: 'contract', rootDir: 'test', testRegex: '.*\\.contract-spec\\.ts$' },
   ],
 };
