@@ -27,7 +27,7 @@ export class AppModule {
         CommonModule.forRoot(options.clock),
         ObservabilityModule,
         ScheduleModule.forRoot(),
-        GeoIpModule,
+        GeoIpModule.forRoot(env),
         UsersModule,
         SessionsModule,
         AuthModule,

@@ -197,10 +197,12 @@ export class EnvironmentVariables {
   })
   TRUST_PROXY = 'false';
 
+  /** Session location from the client IP; `off` opens no database and looks nothing up. */
   @boolean()
   @IsBoolean()
   GEOIP = true;
 
+  /** An MMDB file to use instead of the embedded country database (checked when the app is built). */
   @IsOptional()
   @trimmed()
   @IsString()
