@@ -80,7 +80,12 @@ export class AuthService {
       throw new UnauthenticatedError();
     }
     const current = await this.sessionStore.findById(presented.sessionId);
-    const ipChanged = current !== null && current.ipAddress !== client.ipAddress;
+    // Guarded requests record a new address without locating it (never on that path), so the
+    // address a refresh compares with may already be the new one: once a session has moved since
+    // login, every refresh locates it again.
+    const mayHaveMoved =
+      current !== null &&
+      (current.ipAddress !== client.ipAddress || current.loginIpAddress !== null);
     const fingerprint = this.fingerprints.draw();
     const refresh = this.refreshCredentials.issue(presented.sessionId);
     const outcome = await this.sessionStore.rotateRefresh(presented.sessionId, {
@@ -89,7 +94,7 @@ export class AuthService {
       nextFingerprintHash: this.fingerprints.hash(fingerprint),
       ipAddress: client.ipAddress,
       userAgent: client.userAgent,
-      ...(ipChanged ? { location: this.geo.locate(client.ipAddress) } : {}),
+      ...(mayHaveMoved ? { location: this.geo.locate(client.ipAddress) } : {}),
     });
     this.events.refresh(outcome.kind, { sessionId: presented.sessionId });
     switch (outcome.kind) {
