@@ -61,4 +61,19 @@ describe('sessionAlerts', () => {
     ]);
     expect(codes([jp])).toEqual([]);
   });
+
+  it('NEW_COUNTRY: a located session whose country none of the other sessions shares', () => {
+    const at = (country: string | null) =>
+      session({ location: country === null ? null : { country } });
+    const newCountry = (sessions: Session[]) =>
+      sessionAlerts(sessions, thresholds)
+        .filter((alert) => alert.code === 'NEW_COUNTRY')
+        .map((alert) => alert.country);
+    expect(newCountry([at('US'), at('US')])).toEqual([]);
+    expect(newCountry([at(null), at(null)])).toEqual([]);
+    // The rule is symmetric: with two sessions in two countries, each is somewhere the other is not.
+    expect(newCountry([at('US'), at('JP')])).toEqual(['US', 'JP']);
+    // A session without a location (private address, GEOIP off) is in no country the other is.
+    expect(newCountry([at('US'), at(null)])).toEqual(['US']);
+  });
 });
