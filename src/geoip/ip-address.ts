@@ -1,4 +1,4 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 
 /**
  * IPv4 ranges that never name a place on the Internet (IANA special-purpose registry): this
@@ -35,19 +35,38 @@ const NOT_PUBLIC_V6: ReadonlyArray<[string, number]> = [
   ['3fff::', 20],
 ];
 
-const notPublicV4 = new BlockList();
-for (const [network, prefix] of NOT_PUBLIC_V4) notPublicV4.addSubnet(network, prefix, 'ipv4');
+/** A dotted-quad IPv4 address (already validated by `isIP`) as an unsigned 32-bit number. */
+function ipv4Number(address: string): number {
+  let value = 0;
+  for (const part of address.split('.')) value = value * 256 + Number(part);
+  return value;
+}
 
-const globalUnicastV6 = new BlockList();
-globalUnicastV6.addSubnet('2000::', 3, 'ipv6');
-const notPublicV6 = new BlockList();
-for (const [network, prefix] of NOT_PUBLIC_V6) notPublicV6.addSubnet(network, prefix, 'ipv6');
+// Bit arithmetic rather than net.BlockList: its check() costs microseconds per call.
+const NOT_PUBLIC_V4_MASKED = NOT_PUBLIC_V4.map(([network, prefix]) => ({
+  shift: 32 - prefix,
+  network: ipv4Number(network) >>> (32 - prefix),
+}));
+const NOT_PUBLIC_V6_MASKED = NOT_PUBLIC_V6.map(([network, prefix]) => ({
+  // Every prefix in the list is 32 bits or shorter: the first two 16-bit groups decide.
+  shift: 32 - prefix,
+  network: firstTwoGroups(network) >>> (32 - prefix),
+}));
+
+/** The first 32 bits of a canonical IPv6 address (an empty group is `::`, that is zeros). */
+function firstTwoGroups(canonical: string): number {
+  const [first, second] = canonical.split(':', 2);
+  return (parseInt(first || '0', 16) * 65536 + parseInt(second || '0', 16)) >>> 0;
+}
+
+const inAny = (value: number, ranges: ReadonlyArray<{ shift: number; network: number }>) =>
+  ranges.some(({ shift, network }) => value >>> shift === network);
 
 /** IPv4-mapped (`::ffff:a.b.c.d`) and NAT64 well-known prefix (`64:ff9b::a.b.c.d`), canonical form. */
 const EMBEDDED_V4 = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
 
 const publicV4 = (address: string): string | null =>
-  notPublicV4.check(address, 'ipv4') ? null : address;
+  inAny(ipv4Number(address), NOT_PUBLIC_V4_MASKED) ? null : address;
 
 /**
  * The address worth looking up for a client IP, or null when it cannot name a place: malformed,
@@ -74,7 +93,7 @@ export function publicAddress(ip: string): string | null {
     const low = parseInt(embedded[2], 16);
     return publicV4(`${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`);
   }
-  return globalUnicastV6.check(canonical, 'ipv6') && !notPublicV6.check(canonical, 'ipv6')
-    ? canonical
-    : null;
+  const top = firstTwoGroups(canonical);
+  const globalUnicast = top >>> 29 === 0b001; // 2000::/3
+  return globalUnicast && !inAny(top, NOT_PUBLIC_V6_MASKED) ? canonical : null;
 }
