@@ -12,7 +12,7 @@ describe('publicAddress', () => {
     ['::ffff:8.8.8.8', '8.8.8.8'],
     ['::FFFF:0808:0808', '8.8.8.8'],
     ['0:0:0:0:0:ffff:c100:68b', '193.0.6.139'],
-    ['64:ff9b::8.8.8.8', '8.8.8.8'],
+    ['::8.8.8.8', '8.8.8.8'],
     // Just outside the blocks that are not public.
     ['9.255.255.255', '9.255.255.255'],
     ['11.0.0.0', '11.0.0.0'],
@@ -61,7 +61,6 @@ describe('publicAddress', () => {
     ['site-local (deprecated)', 'fec0::1'],
     ['multicast', 'ff02::1'],
     ['discard-only', '100::1'],
-    ['IPv4-compatible (deprecated)', '::8.8.8.8'],
     ['documentation', '2001:db8::1'],
     ['documentation (RFC 9637)', '3fff::1'],
     ['Teredo', '2001:0:4136:e378::1'],
@@ -72,6 +71,8 @@ describe('publicAddress', () => {
     ['mapped loopback', '::ffff:127.0.0.1'],
     ['mapped, hex form of 192.168.0.1', '::ffff:c0a8:1'],
     ['NAT64 of a private IPv4', '64:ff9b::192.168.0.1'],
+    // A client never connects from a NAT64 address: that prefix is a translator's destination.
+    ['NAT64 of a public IPv4', '64:ff9b::8.8.8.8'],
   ])('gives null for IPv6 %s (%s)', (_, ip) => {
     expect(publicAddress(ip)).toBeNull();
   });
