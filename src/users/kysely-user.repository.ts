@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { Selectable } from 'kysely';
 import { EmailTakenError, StoreUnavailableError } from '../common/errors';
 import { DatabaseKind, UsersDatabase, UsersTable } from './database/database';
 import { NewUser, User } from './user';
@@ -23,7 +23,8 @@ export class KyselyUserRepository extends UserRepository {
       email: input.email,
       display_name: input.displayName,
       password_hash: input.passwordHash,
-      created_at: this.timestamp(new Date()),
+      // ISO text with its offset: SQLite keeps it as is, PostgreSQL parses it into timestamptz.
+      created_at: new Date().toISOString(),
     };
     try {
       await this.db.insertInto('users').values(row).execute();
@@ -46,7 +47,7 @@ export class KyselyUserRepository extends UserRepository {
     const result = await this.guard(() =>
       this.db
         .updateTable('users')
-        .set({ password_hash: passwordHash, updated_at: this.timestamp(new Date()) })
+        .set({ password_hash: passwordHash, updated_at: new Date().toISOString() })
         .where('id', '=', id)
         .executeTakeFirst(),
     );
@@ -54,18 +55,12 @@ export class KyselyUserRepository extends UserRepository {
   }
 
   async ping(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([this.guard(() => sql`select 1`.execute(this.db)), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await this.guard(() => this.database.ping(timeoutMs));
   }
 
   private async findOne(column: 'id' | 'email', value: string): Promise<User | null> {
+    // PostgreSQL rejects NUL in text, so no stored value contains one: answer as SQLite would.
+    if (value.includes('\u0000')) return null;
     const row = await this.guard(() =>
       this.db
         .selectFrom('users')
@@ -74,10 +69,6 @@ export class KyselyUserRepository extends UserRepository {
         .executeTakeFirst(),
     );
     return row ? toUser(row) : null;
-  }
-
-  private timestamp(date: Date): string | Date {
-    return this.database.kind === 'postgres' ? date : date.toISOString();
   }
 
   private async guard<T>(query: () => Promise<T>): Promise<T> {
@@ -90,7 +81,10 @@ export class KyselyUserRepository extends UserRepository {
 }
 
 function toUser(
-  row: Pick<UsersTable, 'id' | 'email' | 'display_name' | 'password_hash' | 'created_at'>,
+  row: Pick<
+    Selectable<UsersTable>,
+    'id' | 'email' | 'display_name' | 'password_hash' | 'created_at'
+  >,
 ): User {
   return {
     id: row.id,

@@ -1,13 +1,15 @@
 import { NewUser, User } from './user';
 
 /**
- * Where accounts live. Failures of the database surface as `StoreUnavailableError`.
+ * Where accounts live. Failures of the database (down, cut off, silent past its timeouts) surface
+ * as `StoreUnavailableError`. Stored strings never contain NUL (PostgreSQL cannot hold it): the
+ * edge refuses them, and a lookup for one finds nothing.
  */
 export abstract class UserRepository {
   /** Stores a new user; throws `EmailTakenError` when the email is already registered. */
   abstract create(input: NewUser): Promise<User>;
 
-  /** The user with this (normalised) email, or null. */
+  /** The user with exactly this (already normalised) email, or null. */
   abstract findByEmail(email: string): Promise<User | null>;
 
   /** The user with this id, or null. */

@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsEmail, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsEmail, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 128;
@@ -26,6 +26,8 @@ export class RegisterDto {
   @IsString()
   @MinLength(1)
   @MaxLength(100)
+  // Control characters have no place in a name, and PostgreSQL cannot store NUL at all.
+  @Matches(/^\P{Cc}*$/u, { message: 'displayName must not contain control characters' })
   displayName?: string;
 }
 

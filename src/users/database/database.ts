@@ -1,17 +1,29 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Generated, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import { Pool } from 'pg';
+import {
+  ColumnType,
+  Kysely,
+  PostgresDialect,
+  PostgresPool,
+  PostgresPoolClient,
+  sql,
+  SqliteDialect,
+} from 'kysely';
+import { DatabaseError, Pool } from 'pg';
+
+/** Written as ISO 8601 text on both databases; read back as text (SQLite) or a Date (timestamptz). */
+type Timestamp = ColumnType<string | Date, string, string>;
+/** A timestamp the database fills in on insert. */
+type DefaultedTimestamp = ColumnType<string | Date, string | undefined, string>;
 
 export interface UsersTable {
   id: string;
   email: string;
   display_name: string | null;
   password_hash: string;
-  /** ISO text on SQLite, timestamptz on PostgreSQL. */
-  created_at: string | Date;
-  updated_at: Generated<string | Date>;
+  created_at: Timestamp;
+  updated_at: DefaultedTimestamp;
 }
 
 export interface DatabaseSchema {
@@ -23,35 +35,168 @@ export type DatabaseKind = 'sqlite' | 'postgres';
 export interface UsersDatabase {
   readonly kind: DatabaseKind;
   readonly db: Kysely<DatabaseSchema>;
+  /**
+   * Resolves when `select 1` is answered within `timeoutMs`; rejects at the deadline otherwise,
+   * abandoning the query and closing the connection it was waiting on.
+   */
+  ping(timeoutMs: number): Promise<void>;
+}
+
+/** How long PostgreSQL may take; a server that stops answering must fail requests, not hang them. */
+export interface PostgresTimeouts {
+  /** Opening a connection, or waiting for a free one in the pool. */
+  readonly connectMs: number;
+  /** Server-side `statement_timeout`; the client gives up one second later if no answer came. */
+  readonly statementMs: number;
+}
+
+export const DEFAULT_POSTGRES_TIMEOUTS: PostgresTimeouts = { connectMs: 2000, statementMs: 5000 };
+
+/** Raised by `ping` when the database did not answer in time. */
+export class DatabaseTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+    this.name = 'DatabaseTimeoutError';
+  }
 }
 
 /** Opens the user database named by DATABASE_URL (`sqlite:<path>`, `sqlite::memory:` or `postgres://…`). */
-export function openDatabase(url: string): UsersDatabase {
+export function openDatabase(
+  url: string,
+  timeouts: PostgresTimeouts = DEFAULT_POSTGRES_TIMEOUTS,
+): UsersDatabase {
   if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length);
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const sqlite = new BetterSqlite3(path);
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('busy_timeout = 2000');
-    return {
-      kind: 'sqlite',
-      db: new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) }),
-    };
+    return sqliteUsersDatabase(openSqliteConnection(url.slice('sqlite:'.length)));
   }
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    const pool = new Pool({
-      connectionString: url,
-      max: 10,
-      connectionTimeoutMillis: 2000,
-      idleTimeoutMillis: 30_000,
-      statement_timeout: 5000,
-    });
-    // An idle client losing its connection must not crash the process; the next query reports it.
-    pool.on('error', () => undefined);
-    return {
-      kind: 'postgres',
-      db: new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) }),
-    };
-  }
+  if (/^postgres(ql)?:\/\//.test(url)) return postgresUsersDatabase(url, timeouts);
   throw new Error('DATABASE_URL must be sqlite:<path> or postgres://…');
+}
+
+/** Opens an SQLite file (creating its folder) or `:memory:`, configured for a web server. */
+export function openSqliteConnection(path: string): BetterSqlite3.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new BetterSqlite3(path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('busy_timeout = 2000');
+  return sqlite;
+}
+
+/** Users over an open SQLite connection; closing the database is the caller's (or `db.destroy()`'s). */
+export function sqliteUsersDatabase(connection: BetterSqlite3.Database): UsersDatabase {
+  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: connection }) });
+  return {
+    kind: 'sqlite',
+    db,
+    // Embedded and synchronous: it answers at once or throws (closed file); nothing to wait for.
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+  };
+}
+
+function postgresUsersDatabase(url: string, timeouts: PostgresTimeouts): UsersDatabase {
+  const pool = new Pool({
+    connectionString: url,
+    max: 10,
+    connectionTimeoutMillis: timeouts.connectMs,
+    idleTimeoutMillis: 30_000,
+    // The server cancels slow statements itself (the connection stays usable); the client-side
+    // timeout is for a server or network that went silent, where only the client can give up.
+    statement_timeout: timeouts.statementMs,
+    query_timeout: timeouts.statementMs + 1000,
+    keepAlive: true,
+  });
+  // An idle client losing its connection must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+  return {
+    kind: 'postgres',
+    db: new Kysely<DatabaseSchema>({
+      dialect: new PostgresDialect({ pool: new DiscardingPool(pool) }),
+    }),
+    ping: (timeoutMs) => pingPostgres(pool, timeoutMs),
+  };
+}
+
+/**
+ * A pg pool for Kysely that closes a connection after any failure other than an error reported by
+ * the server. pg's `query_timeout` only stops waiting: the connection still expects the lost answer
+ * and would queue every later query behind it, so returning it to the pool (what Kysely does) would
+ * keep failing requests long after the database is back.
+ */
+class DiscardingPool implements PostgresPool {
+  constructor(private readonly pool: Pool) {}
+
+  async connect(): Promise<PostgresPoolClient> {
+    const client = await this.pool.connect();
+    let broken = false;
+    // pg emits 'error' on a checked-out client whose connection drops, besides failing its query;
+    // the pool listens only while the client is idle, and an unheard 'error' would end the process.
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
+    const query = async (text: string, parameters: ReadonlyArray<unknown>) => {
+      try {
+        return await client.query(text, [...parameters]);
+      } catch (error) {
+        if (!(error instanceof DatabaseError)) broken = true;
+        throw error;
+      }
+    };
+    return {
+      // Kysely's type also has a cursor overload, used only when a cursor is configured (never here).
+      query: query as unknown as PostgresPoolClient['query'],
+      release: () => {
+        client.off('error', onError);
+        client.release(broken);
+      },
+    };
+  }
+
+  end(): Promise<void> {
+    return this.pool.end();
+  }
+}
+
+async function pingPostgres(pool: Pool, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const acquiring = pool.connect();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DatabaseTimeoutError(timeoutMs)), timeoutMs);
+  });
+  let client;
+  try {
+    client = await Promise.race([acquiring, expired]);
+  } catch (error) {
+    // A connection that arrives after the deadline goes straight back.
+    acquiring.then(
+      (late) => late.release(),
+      () => undefined,
+    );
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  const remaining = deadline - Date.now();
+  if (remaining <= 0) {
+    client.release();
+    throw new DatabaseTimeoutError(timeoutMs);
+  }
+  const ignore = () => undefined; // a dropped connection also fails the query below
+  client.on('error', ignore);
+  try {
+    // pg honours a per-query `query_timeout`; its type declarations omit it.
+    const select = { text: 'select 1', query_timeout: remaining };
+    await client.query(select);
+    client.off('error', ignore);
+    client.release();
+  } catch (error) {
+    client.off('error', ignore);
+    // The connection may still be waiting for an answer that will never come: close it.
+    client.release(true);
+    throw error instanceof Error && error.message === 'Query read timeout'
+      ? new DatabaseTimeoutError(timeoutMs)
+      : error;
+  }
 }
