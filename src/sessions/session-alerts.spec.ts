@@ -62,18 +62,25 @@ describe('sessionAlerts', () => {
     expect(codes([jp])).toEqual([]);
   });
 
-  it('NEW_COUNTRY: a located session whose country none of the other sessions shares', () => {
+  it('NEW_COUNTRY: a located session in a country none of the earlier sessions is in', () => {
+    let created = 0;
     const at = (country: string | null) =>
-      session({ location: country === null ? null : { country } });
+      session({ location: country === null ? null : { country }, createdAt: ++created });
     const newCountry = (sessions: Session[]) =>
       sessionAlerts(sessions, thresholds)
         .filter((alert) => alert.code === 'NEW_COUNTRY')
         .map((alert) => alert.country);
     expect(newCountry([at('US'), at('US')])).toEqual([]);
     expect(newCountry([at(null), at(null)])).toEqual([]);
-    // The rule is symmetric: with two sessions in two countries, each is somewhere the other is not.
-    expect(newCountry([at('US'), at('JP')])).toEqual(['US', 'JP']);
-    // A session without a location (private address, GEOIP off) is in no country the other is.
-    expect(newCountry([at('US'), at(null)])).toEqual(['US']);
+    // Only the newcomer is flagged, whatever order the store lists them in.
+    const us = at('US');
+    const jp = at('JP');
+    expect(newCountry([us, jp])).toEqual(['JP']);
+    expect(newCountry([jp, us])).toEqual(['JP']);
+    // An earlier session without a location (private address, GEOIP off) is in no country.
+    expect(newCountry([at(null), at('US')])).toEqual(['US']);
+    expect(newCountry([at('US'), at(null)])).toEqual([]);
+    // A third country is new even when two are known already.
+    expect(newCountry([at('US'), at('JP'), at('US'), at('DE')])).toEqual(['JP', 'DE']);
   });
 });

@@ -61,22 +61,23 @@ export function sessionAlerts(
       });
     }
   }
-  if (sessions.length > 1) {
-    for (const session of sessions) {
-      const country = session.location?.country;
-      if (!country) continue;
-      const elsewhere = sessions.some(
-        (other) => other !== session && other.location?.country === country,
-      );
-      if (!elsewhere) {
-        alerts.push({
-          code: 'NEW_COUNTRY',
-          message: `A session is in ${country}, where none of your other sessions is`,
-          sessionId: session.id,
-          country,
-        });
-      }
+  // A country is new when none of the user's earlier live sessions is in it: the laptop that has
+  // been in GB all along is not flagged because a phone turned up in JP, the phone is.
+  const byAge = [...sessions].sort((a, b) => a.createdAt - b.createdAt);
+  byAge.forEach((session, index) => {
+    const country = session.location?.country;
+    if (!country || index === 0) return;
+    const seenBefore = byAge
+      .slice(0, index)
+      .some((earlier) => earlier.location?.country === country);
+    if (!seenBefore) {
+      alerts.push({
+        code: 'NEW_COUNTRY',
+        message: `A session is in ${country}, where none of your earlier sessions is`,
+        sessionId: session.id,
+        country,
+      });
     }
-  }
+  });
   return alerts;
 }
