@@ -5,6 +5,8 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, AppOptions } from './app.module';
 import { Env } from './config';
+import { registerHttpMetrics } from './observability/http-metrics';
+import { Metrics } from './observability/metrics';
 
 /** Fastify's `trustProxy` from TRUST_PROXY: false, true, a hop count, or proxy addresses/CIDRs. */
 export function trustProxySetting(value: string): boolean | number | string[] {
@@ -44,6 +46,7 @@ export async function createApp(
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: drop Fastify's text/plain parser so anything but JSON gets 415.
   fastify.removeContentTypeParser('text/plain');
+  registerHttpMetrics(fastify, app.get(Metrics));
 
   await app.register(fastifyCookie);
   await app.register(fastifyHelmet, {

@@ -29,11 +29,9 @@ const newSession = (userId: string): NewSession => ({
 });
 
 function configWith(overrides: Record<string, string>): ConfigService<Env, true> {
-  const config = new ConfigService<Env, true>(
+  return new ConfigService<Env, true>(
     validateEnv({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', ...overrides }),
   );
-  config.skipProcessEnv = true;
-  return config;
 }
 
 async function metricValue(metrics: Metrics, name: string): Promise<number> {

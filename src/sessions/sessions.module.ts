@@ -8,6 +8,7 @@ import { SessionPolicy } from './session';
 import { SessionRepository } from './session.repository';
 import { SessionCleanupJob } from './session-cleanup.job';
 import { SessionStoreHealthIndicator } from './session-store.health';
+import { SessionStoreMetrics } from './session-store.metrics';
 import { SessionsController } from './sessions.controller';
 import { SessionsService } from './sessions.service';
 
@@ -55,6 +56,7 @@ function sessionRepositoryFactory(
     SessionsService,
     SessionCleanupJob,
     SessionStoreHealthIndicator,
+    SessionStoreMetrics,
   ],
   exports: [SessionRepository, SessionsService, SessionStoreHealthIndicator, SessionCleanupJob],
 })

@@ -1,0 +1,19 @@
+import { Controller, Get, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { Public } from '../auth/public.decorator';
+import { Metrics } from './metrics';
+
+/** Prometheus scrape endpoint. Public like the probes: it carries counts, never user data. */
+@Public()
+@Controller('metrics')
+export class MetricsController {
+  constructor(private readonly metrics: Metrics) {}
+
+  @Get()
+  async scrape(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    const body = await this.metrics.registry.metrics();
+    void reply.header('content-type', this.metrics.registry.contentType);
+    void reply.header('cache-control', 'no-store');
+    return body;
+  }
+}
