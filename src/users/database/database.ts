@@ -48,6 +48,10 @@ export function openDatabase(url: string): UsersDatabase {
     });
     // An idle client losing its connection must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
+    // Nor a checked-out one: pg emits 'error' on a client whose connection drops, and the pool
+    // only listens while the client is idle. The query in flight still fails (503), and the pool
+    // drops the broken client when it is released.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     return {
       kind: 'postgres',
       db: new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) }),
