@@ -7,6 +7,7 @@ import { InMemorySessionRepository } from './in-memory-session.repository';
 import { SessionPolicy } from './session';
 import { SessionRepository } from './session.repository';
 import { SessionCleanupJob } from './session-cleanup.job';
+import { SessionSnapshotService } from './session-snapshot';
 import { SessionStoreHealthIndicator } from './session-store.health';
 import { SessionStoreMetrics } from './session-store.metrics';
 import { SessionsController } from './sessions.controller';
@@ -57,6 +58,7 @@ function sessionRepositoryFactory(
     SessionCleanupJob,
     SessionStoreHealthIndicator,
     SessionStoreMetrics,
+    SessionSnapshotService,
   ],
   exports: [SessionRepository, SessionsService, SessionStoreHealthIndicator, SessionCleanupJob],
 })
