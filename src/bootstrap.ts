@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppOptions } from './app.module';
+import { setupOpenApi } from './common/openapi';
 import { Env } from './config';
 import { ShutdownState } from './health/shutdown-state';
 import { registerHttpMetrics } from './observability/http-metrics';
@@ -73,6 +74,8 @@ export async function createApp(
       },
     },
   });
+
+  setupOpenApi(app);
 
   app.useGlobalPipes(
     new ValidationPipe({
