@@ -1,7 +1,5 @@
 import { startApp, TestApp } from './support/app';
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- walking an arbitrary JSON document */
-
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const GUARDED = [{ bearer: [], fingerprint: [] }];
 
