@@ -8,6 +8,7 @@ import { DomainExceptionFilter } from './common/exception.filter';
 import { configModule, Env } from './config';
 import { GeoIpModule } from './geoip/geoip.module';
 import { HealthModule } from './health/health.module';
+import { loggingModule } from './observability/logging';
 import { ObservabilityModule } from './observability/observability.module';
 import { SessionsModule } from './sessions/sessions.module';
 import { UsersModule } from './users/users.module';
@@ -24,6 +25,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         configModule(env),
+        loggingModule(),
         CommonModule.forRoot(options.clock),
         ObservabilityModule,
         ScheduleModule.forRoot(),

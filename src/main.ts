@@ -1,13 +1,15 @@
 import 'reflect-metadata';
-import { createApp } from './bootstrap';
+import { Logger } from '@nestjs/common';
+import { createApp, handleShutdownSignals } from './bootstrap';
 import { InvalidConfigError, validateEnv } from './config';
 
 async function main(): Promise<void> {
   const env = validateEnv(process.env);
   // Building the app may reject configuration too (a GEOIP_DB_PATH that is no database).
   const app = await createApp(env);
+  handleShutdownSignals(app, env);
   await app.listen({ port: env.PORT, host: env.HOST });
-  console.error(`fingerprint-auth: listening on http://${env.HOST}:${env.PORT}`);
+  new Logger('Bootstrap').log({ event: 'listening', url: `http://${env.HOST}:${env.PORT}` });
 }
 
 void main().catch((error: unknown) => {

@@ -1,13 +1,34 @@
-import { Body, Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, ApiGuarded, ApiJsonBody, REFRESH_SCHEME } from '../common/api-docs';
 import { clientOf } from '../common/client';
 import { AuthService, IssuedTokens, sessionExpiresAtIso } from './auth.service';
 import { AuthenticatedUser, CurrentUser } from './current-session.decorator';
+import {
+  MeResponseDto,
+  RevokedResponseDto,
+  TokenResponseDto,
+  UserResponseDto,
+} from './dto/auth-responses.dto';
 import { ChangePasswordDto, LoginDto, RegisterDto } from './dto/credentials.dto';
 import { FingerprintService } from './fingerprint.service';
 import { Public } from './public.decorator';
 import { RefreshCredentialService } from './refresh-credential.service';
 
+const TOKEN_COOKIES =
+  'Sets the fingerprint cookie (HttpOnly, SameSite=Strict) and the refresh cookie (HttpOnly, Path=/auth/refresh)';
+const UNAVAILABLE =
+  'Session store full (SESSION_STORE_FULL) or a store unavailable (STORE_UNAVAILABLE); see Retry-After';
+
+@ApiTags('auth')
 @Controller('auth')
 export class AuthController {
   constructor(
@@ -18,6 +39,12 @@ export class AuthController {
 
   @Public()
   @Post('register')
+  @ApiOperation({ summary: 'Create an account' })
+  @ApiCreatedResponse({ type: UserResponseDto, description: 'Account created' })
+  @ApiJsonBody()
+  @ApiError(HttpStatus.CONFLICT, 'Email already registered (code EMAIL_TAKEN)')
+  @ApiError(HttpStatus.TOO_MANY_REQUESTS, 'Too many attempts; see Retry-After')
+  @ApiError(HttpStatus.SERVICE_UNAVAILABLE, 'User database unavailable (STORE_UNAVAILABLE)')
   register(@Body() body: RegisterDto) {
     return this.auth.register(body.email, body.password, body.displayName);
   }
@@ -25,6 +52,16 @@ export class AuthController {
   @Public()
   @Post('login')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Log in: a new session, an access token and its cookies' })
+  @ApiOkResponse({ type: TokenResponseDto, description: TOKEN_COOKIES })
+  @ApiJsonBody()
+  @ApiError(HttpStatus.UNAUTHORIZED, 'Invalid email or password (the same for an unknown email)')
+  @ApiError(
+    HttpStatus.CONFLICT,
+    'Session limit reached under the reject policy (SESSION_LIMIT_REACHED)',
+  )
+  @ApiError(HttpStatus.TOO_MANY_REQUESTS, 'Too many attempts; see Retry-After')
+  @ApiError(HttpStatus.SERVICE_UNAVAILABLE, UNAVAILABLE)
   async login(
     @Body() body: LoginDto,
     @Req() request: FastifyRequest,
@@ -37,6 +74,19 @@ export class AuthController {
   @Public()
   @Post('refresh')
   @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Rotate the refresh credential and fingerprint; a new access token for the same session',
+    description:
+      'Replaying a rotated refresh credential after the grace period revokes the session.',
+  })
+  @ApiSecurity({ [REFRESH_SCHEME]: [] })
+  @ApiOkResponse({ type: TokenResponseDto, description: TOKEN_COOKIES })
+  @ApiError(
+    HttpStatus.UNAUTHORIZED,
+    'Refresh credential missing, invalid, reused or its session ended',
+  )
+  @ApiError(HttpStatus.SERVICE_UNAVAILABLE, UNAVAILABLE)
   async refresh(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const cookie = request.cookies?.[this.refreshCredentials.cookieName];
     const issued = await this.auth.refresh(cookie, clientOf(request));
@@ -45,6 +95,9 @@ export class AuthController {
 
   @Post('logout')
   @HttpCode(204)
+  @ApiOperation({ summary: 'End the current session and clear the cookies' })
+  @ApiGuarded()
+  @ApiNoContentResponse({ description: 'Session ended, cookies cleared' })
   async logout(
     @CurrentUser() user: AuthenticatedUser,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -54,12 +107,22 @@ export class AuthController {
   }
 
   @Get('me')
+  @ApiOperation({ summary: 'The signed-in user and current session' })
+  @ApiGuarded()
+  @ApiOkResponse({ type: MeResponseDto, description: 'The signed-in user' })
   me(@CurrentUser() user: AuthenticatedUser) {
     return this.auth.me(user.id, user.sessionId);
   }
 
   @Post('password')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Change the password; every other session ends' })
+  @ApiGuarded()
+  @ApiOkResponse({
+    type: RevokedResponseDto,
+    description: 'Password changed; every other session ended',
+  })
+  @ApiJsonBody()
   async changePassword(@CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto) {
     const revoked = await this.auth.changePassword(
       user.id,

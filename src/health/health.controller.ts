@@ -1,5 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, MemoryHealthIndicator } from '@nestjs/terminus';
 import { Public } from '../auth/public.decorator';
 import { Env } from '../config';
@@ -7,6 +8,7 @@ import { SessionStoreHealthIndicator } from '../sessions/session-store.health';
 import { UserDatabaseHealthIndicator } from '../users/user-database.health';
 import { ShutdownState } from './shutdown-state';
 
+@ApiTags('health')
 @Public()
 @Controller('health')
 export class HealthController {
@@ -25,6 +27,7 @@ export class HealthController {
 
   /** Liveness: the process answers. Checks no dependency, so a database outage never restarts pods. */
   @Get('live')
+  @ApiOperation({ summary: 'Liveness: the process answers (no dependency checked)' })
   @HealthCheck()
   live() {
     return this.health.check([]);
@@ -32,6 +35,9 @@ export class HealthController {
 
   /** Readiness: session store (room and reachability), user database, heap; 503 while shutting down. */
   @Get('ready')
+  @ApiOperation({
+    summary: 'Readiness: session store, user database, heap; 503 while shutting down',
+  })
   @HealthCheck()
   ready() {
     return this.health.check([

@@ -63,7 +63,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Labelled by route pattern (`/sessions/:sessionId`), never the raw URL, so ids add no series. */
+  readonly httpRequestDuration = new Histogram({
+    name: 'fpa_http_request_duration_seconds',
+    help: 'HTTP request durations by method, route pattern and status',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
   constructor() {
+    // Process metrics under their usual names (nodejs_eventloop_lag_seconds, nodejs_heap_*, process_*).
     collectDefaultMetrics({ register: this.registry });
   }
 }

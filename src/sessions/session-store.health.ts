@@ -1,8 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { SessionRepository } from './session.repository';
+import { sessionStoreFigures } from './session-store.metrics';
 
-/** Readiness: the session store answers and has room (down at capacity). */
+/**
+ * Readiness: the session store answers and has room (down at capacity). Reports the same live /
+ * expired / capacity / bytes figures as the `fpa_sessions_*` gauges.
+ */
 @Injectable()
 export class SessionStoreHealthIndicator {
   constructor(
@@ -14,17 +18,13 @@ export class SessionStoreHealthIndicator {
     const indicator = this.health.check(key);
     try {
       const stats = await this.sessions.stats();
-      const details = {
-        sessions: stats.stored,
-        expired: stats.expired,
-        capacity: stats.capacity,
-        estimatedBytes: stats.estimatedBytes,
-      };
+      const details = { ...sessionStoreFigures(stats) };
       if (stats.capacity !== null && stats.stored >= stats.capacity) {
         return indicator.down({ ...details, message: 'session store is at capacity' });
       }
       return indicator.up(details);
     } catch {
+      // No driver message: it may name hosts.
       return indicator.down({ message: 'session store did not answer' });
     }
   }

@@ -1,29 +1,57 @@
-import { Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import {
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
 import { CurrentUser, AuthenticatedUser } from '../auth/current-session.decorator';
+import { ApiError, ApiGuarded } from '../common/api-docs';
+import { RevokedResponseDto } from '../auth/dto/auth-responses.dto';
+import { AlertListDto, SessionListDto } from './dto/session-responses.dto';
 import { SessionsService } from './sessions.service';
 
+@ApiTags('sessions')
+@ApiGuarded()
 @Controller('sessions')
 export class SessionsController {
   constructor(private readonly sessions: SessionsService) {}
 
   @Get()
+  @ApiOperation({ summary: 'Your live sessions, most recent activity first' })
+  @ApiOkResponse({ type: SessionListDto, description: 'Your live sessions' })
   async list(@CurrentUser() user: AuthenticatedUser) {
     return { sessions: await this.sessions.list(user.id, user.sessionId) };
   }
 
   @Get('alerts')
+  @ApiOperation({ summary: 'What looks unusual about your sessions (detection only)' })
+  @ApiOkResponse({
+    type: AlertListDto,
+    description: 'Alerts; an empty list when nothing stands out',
+  })
   async alerts(@CurrentUser() user: AuthenticatedUser) {
     return { alerts: await this.sessions.alerts(user.id) };
   }
 
   @Post('logout-all')
   @HttpCode(200)
+  @ApiOperation({ summary: 'End every session but the current one' })
+  @ApiOkResponse({ type: RevokedResponseDto, description: 'Every other session ended' })
   async logoutAll(@CurrentUser() user: AuthenticatedUser) {
     return { revoked: await this.sessions.revokeOthers(user.id, user.sessionId, 'logout_all') };
   }
 
   @Delete(':sessionId')
   @HttpCode(204)
+  @ApiOperation({ summary: 'End one of your sessions (the current one too)' })
+  @ApiParam({ name: 'sessionId', description: 'A session id from GET /sessions' })
+  @ApiNoContentResponse({ description: 'Session ended' })
+  @ApiError(
+    HttpStatus.NOT_FOUND,
+    'No such session of yours (unknown and other users’ look the same)',
+  )
   async revoke(
     @CurrentUser() user: AuthenticatedUser,
     @Param('sessionId') sessionId: string,

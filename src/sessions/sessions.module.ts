@@ -7,7 +7,9 @@ import { InMemorySessionRepository } from './in-memory-session.repository';
 import { SessionPolicy } from './session';
 import { SessionRepository } from './session.repository';
 import { SessionCleanupJob } from './session-cleanup.job';
+import { SessionSnapshotService } from './session-snapshot';
 import { SessionStoreHealthIndicator } from './session-store.health';
+import { SessionStoreMetrics } from './session-store.metrics';
 import { SessionsController } from './sessions.controller';
 import { SessionsService } from './sessions.service';
 
@@ -55,6 +57,8 @@ function sessionRepositoryFactory(
     SessionsService,
     SessionCleanupJob,
     SessionStoreHealthIndicator,
+    SessionStoreMetrics,
+    SessionSnapshotService,
   ],
   exports: [SessionRepository, SessionsService, SessionStoreHealthIndicator, SessionCleanupJob],
 })

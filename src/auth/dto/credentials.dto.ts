@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsEmail, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 
@@ -9,6 +10,7 @@ const trimLower = () =>
 
 export class RegisterDto {
   /** Trimmed and lower-cased before it is checked or stored. */
+  @ApiProperty({ format: 'email', maxLength: 254, example: 'alice@example.com' })
   @trimLower()
   @IsString()
   @MaxLength(254)
@@ -16,11 +18,17 @@ export class RegisterDto {
   email!: string;
 
   /** 8 to 128 characters; hashed whole (never truncated). */
+  @ApiProperty({
+    minLength: PASSWORD_MIN_LENGTH,
+    maxLength: PASSWORD_MAX_LENGTH,
+    format: 'password',
+  })
   @IsString()
   @MinLength(PASSWORD_MIN_LENGTH)
   @MaxLength(PASSWORD_MAX_LENGTH)
   password!: string;
 
+  @ApiPropertyOptional({ minLength: 1, maxLength: 100, example: 'Alice' })
   @IsOptional()
   @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
   @IsString()
@@ -32,11 +40,13 @@ export class RegisterDto {
 }
 
 export class LoginDto {
+  @ApiProperty({ maxLength: 254, example: 'alice@example.com' })
   @trimLower()
   @IsString()
   @MaxLength(254)
   email!: string;
 
+  @ApiProperty({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH, format: 'password' })
   @IsString()
   @MinLength(1)
   @MaxLength(PASSWORD_MAX_LENGTH)
@@ -44,11 +54,17 @@ export class LoginDto {
 }
 
 export class ChangePasswordDto {
+  @ApiProperty({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH, format: 'password' })
   @IsString()
   @MinLength(1)
   @MaxLength(PASSWORD_MAX_LENGTH)
   currentPassword!: string;
 
+  @ApiProperty({
+    minLength: PASSWORD_MIN_LENGTH,
+    maxLength: PASSWORD_MAX_LENGTH,
+    format: 'password',
+  })
   @IsString()
   @MinLength(PASSWORD_MIN_LENGTH)
   @MaxLength(PASSWORD_MAX_LENGTH)

@@ -1,0 +1,176 @@
+import { Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { FakeClock } from '../common/clock';
+import { Env, validateEnv } from '../config';
+import { Metrics } from '../observability/metrics';
+import { InMemorySessionRepository } from './in-memory-session.repository';
+import { NewSession, SessionPolicy } from './session';
+import { SessionCleanupJob } from './session-cleanup.job';
+
+const MINUTE = 60_000;
+const policy: SessionPolicy = {
+  idleTtl: 30 * 60,
+  absoluteTtl: 8 * 3600,
+  maxPerUser: 1000,
+  limitPolicy: 'evict-oldest',
+  refreshGracePeriod: 10,
+};
+
+let counter = 0;
+const newSession = (userId: string): NewSession => ({
+  id: `cleanup-${String(++counter).padStart(14, '0')}`,
+  userId,
+  fingerprintHash: 'f'.repeat(43),
+  refreshHash: 'r'.repeat(43),
+  ipAddress: '203.0.113.7',
+  userAgent: 'Mozilla/5.0',
+  location: null,
+});
+
+function configWith(overrides: Record<string, string>): ConfigService<Env, true> {
+  return new ConfigService<Env, true>(
+    validateEnv({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', ...overrides }),
+  );
+}
+
+async function metricValue(metrics: Metrics, name: string): Promise<number> {
+  const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
+  const values = (metric?.values ?? []) as Array<{ value: number; metricName?: string }>;
+  const sample = values.find((v) => v.metricName === undefined || v.metricName === name);
+  return sample?.value ?? NaN;
+}
+
+describe('SessionCleanupJob', () => {
+  const BATCH = 10;
+  let clock: FakeClock;
+  let repository: InMemorySessionRepository;
+  let metrics: Metrics;
+  let job: SessionCleanupJob;
+
+  beforeEach(() => {
+    Logger.overrideLogger(false);
+    clock = new FakeClock(Date.UTC(2026, 0, 1));
+    repository = new InMemorySessionRepository(policy, 100_000, clock);
+    metrics = new Metrics();
+    job = new SessionCleanupJob(
+      repository,
+      new SchedulerRegistry(),
+      metrics,
+      configWith({ CLEANUP_BATCH_SIZE: String(BATCH) }),
+    );
+  });
+
+  afterEach(async () => {
+    await job.onModuleDestroy();
+  });
+
+  /** Sessions created now, then `aliveIds` kept active while the clock passes the idle timeout. */
+  async function populate(expiring: number, staying: number) {
+    const expiringIds: string[] = [];
+    const stayingIds: string[] = [];
+    for (let i = 0; i < expiring; i++) {
+      expiringIds.push((await repository.create(newSession(`u-exp-${i % 7}`))).session.id);
+    }
+    for (let i = 0; i < staying; i++) {
+      stayingIds.push((await repository.create(newSession(`u-live-${i % 3}`))).session.id);
+    }
+    clock.advance(20 * MINUTE);
+    for (const id of stayingIds) await repository.touch(id, '203.0.113.7', 'Mozilla/5.0');
+    clock.advance(11 * MINUTE);
+    return { expiringIds, stayingIds };
+  }
+
+  it('removes exactly the expired sessions and keeps the live ones', async () => {
+    const { expiringIds, stayingIds } = await populate(25, 8);
+    expect((await repository.stats()).stored).toBe(33);
+
+    expect(await job.run()).toBe(25);
+
+    expect((await repository.stats()).stored).toBe(8);
+    for (const id of stayingIds) expect(await repository.findById(id)).not.toBeNull();
+    for (const id of expiringIds) expect(await repository.findById(id)).toBeNull();
+    expect(await metricValue(metrics, 'fpa_cleanup_removed_sessions_total')).toBe(25);
+    // A second run finds nothing left to remove.
+    expect(await job.run()).toBe(0);
+    expect((await repository.stats()).stored).toBe(8);
+  });
+
+  it('works in batches and lets other macrotasks run between them', async () => {
+    await populate(3 * BATCH, 0);
+    const events: string[] = [];
+    const deleteExpired = repository.deleteExpired.bind(repository);
+    jest.spyOn(repository, 'deleteExpired').mockImplementation(async (max) => {
+      const result = await deleteExpired(max);
+      events.push(`batch(${max}):${result.removed}`);
+      return result;
+    });
+    // A macrotask that keeps rescheduling itself while the sweep runs: it can only interleave
+    // with the batches if the job really gives the event loop back between them.
+    let ticking = true;
+    const tick = () => {
+      if (!ticking) return;
+      events.push('tick');
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+
+    const removed = await job.run();
+    ticking = false;
+
+    expect(removed).toBe(3 * BATCH);
+    const batches = events.filter((event) => event.startsWith('batch'));
+    expect(batches.length).toBeGreaterThanOrEqual(3);
+    expect(batches.every((event) => event.startsWith(`batch(${BATCH}):`))).toBe(true);
+    // Between any two batches at least one other macrotask ran.
+    const positions = events.flatMap((event, index) => (event.startsWith('batch') ? [index] : []));
+    for (let i = 1; i < positions.length; i++) {
+      expect(events.slice(positions[i - 1] + 1, positions[i])).toContain('tick');
+    }
+  });
+
+  it('never overlaps: two runs at once sweep once', async () => {
+    await populate(2 * BATCH + 3, 2);
+    const spy = jest.spyOn(repository, 'deleteExpired');
+
+    const [first, second] = await Promise.all([job.run(), job.run()]);
+
+    expect(first).toBe(2 * BATCH + 3);
+    expect(second).toBe(first);
+    const callsForOneSweep = spy.mock.calls.length;
+    expect(callsForOneSweep).toBeGreaterThanOrEqual(3);
+    expect(await metricValue(metrics, 'fpa_cleanup_removed_sessions_total')).toBe(2 * BATCH + 3);
+    const duration = (await metrics.registry.getMetricsAsJSON()).find(
+      (m) => m.name === 'fpa_cleanup_duration_seconds',
+    );
+    const count = (duration?.values as Array<{ metricName?: string; value: number }>).find(
+      (v) => v.metricName === 'fpa_cleanup_duration_seconds_count',
+    );
+    expect(count?.value).toBe(1);
+    // Once the first has finished, a new run is a new sweep.
+    expect(await job.run()).toBe(0);
+    expect(spy.mock.calls.length).toBe(callsForOneSweep + 1);
+  });
+
+  it('logs how many it removed and how long it took', async () => {
+    await populate(4, 1);
+    const lines: unknown[] = [];
+    Logger.overrideLogger({
+      log: (message: unknown) => lines.push(message),
+      error: () => undefined,
+      warn: () => undefined,
+    });
+    try {
+      await job.run();
+    } finally {
+      Logger.overrideLogger(false);
+    }
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        event: 'session_cleanup',
+        removed: 4,
+        durationMs: expect.any(Number),
+      }),
+    );
+  });
+});

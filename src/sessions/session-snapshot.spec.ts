@@ -1,0 +1,308 @@
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { FakeClock } from '../common/clock';
+import { Env, validateEnv } from '../config';
+import { InMemorySessionRepository } from './in-memory-session.repository';
+import { NewSession, Session, SessionPolicy } from './session';
+import {
+  readSnapshot,
+  SessionSnapshotService,
+  SNAPSHOT_FORMAT,
+  SnapshotFormatError,
+  writeSnapshot,
+} from './session-snapshot';
+
+const MINUTE = 60_000;
+const policy: SessionPolicy = {
+  idleTtl: 30 * 60,
+  absoluteTtl: 8 * 3600,
+  maxPerUser: 100,
+  limitPolicy: 'evict-oldest',
+  refreshGracePeriod: 10,
+};
+
+let counter = 0;
+const newSession = (overrides: Partial<NewSession> = {}): NewSession => ({
+  id: `snap-${String(++counter).padStart(17, '0')}`,
+  userId: `user-${counter % 3}`,
+  fingerprintHash: `f${counter}`.padEnd(43, 'f'),
+  refreshHash: `r${counter}`.padEnd(43, 'r'),
+  ipAddress: '203.0.113.7',
+  userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0',
+  location: { country: 'GB', region: 'England', city: 'London' },
+  ...overrides,
+});
+
+async function readAll(path: string): Promise<Session[]> {
+  const sessions: Session[] = [];
+  for await (const session of readSnapshot(path)) sessions.push(session);
+  return sessions;
+}
+
+const plain = (session: Session) => JSON.parse(JSON.stringify(session)) as Session;
+
+describe('writeSnapshot / readSnapshot', () => {
+  let dir: string;
+  let clock: FakeClock;
+  let store: InMemorySessionRepository;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fpa-snapshot-'));
+    clock = new FakeClock(Date.UTC(2026, 0, 1));
+    store = new InMemorySessionRepository(policy, 10_000, clock);
+  });
+
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('round-trips every field of every session, in chunks, as a self-identifying file', async () => {
+    await store.create(newSession({ location: null }));
+    const { session: rotated } = await store.create(newSession());
+    clock.advance(2 * MINUTE);
+    await store.rotateRefresh(rotated.id, {
+      presentedHash: rotated.refreshHash,
+      nextRefreshHash: 'n'.repeat(43),
+      nextFingerprintHash: 'm'.repeat(43),
+      ipAddress: '198.51.100.9',
+      userAgent: 'Other/1.0',
+    });
+    for (let i = 0; i < 7; i++) await store.create(newSession({ location: { country: 'FR' } }));
+    const path = join(dir, 'sessions.snapshot');
+
+    const result = await writeSnapshot(path, store.entries(), { chunkSize: 3 });
+
+    expect(result.count).toBe(9);
+    const text = readFileSync(path, 'utf8');
+    expect(result.bytes).toBe(Buffer.byteLength(text));
+    const lines = text.trimEnd().split('\n');
+    expect(lines).toHaveLength(11);
+    expect(JSON.parse(lines[0])).toMatchObject({ format: SNAPSHOT_FORMAT, version: 1 });
+    expect(JSON.parse(lines[10])).toEqual({ end: true, count: 9 });
+    const read = await readAll(path);
+    expect(read.map(plain)).toEqual([...store.entries()].map(plain));
+    const again = read.find((session) => session.id === rotated.id);
+    expect(again).toMatchObject({
+      previousRefreshHash: rotated.previousRefreshHash,
+      loginIpAddress: '203.0.113.7',
+      loginUserAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0',
+      refreshRotatedAt: Math.floor(Date.UTC(2026, 0, 1, 0, 2) / 1000),
+    });
+    // Equal places share one frozen object, as fresh GeoIP lookups do.
+    const french = read.filter((session) => session.location?.country === 'FR');
+    expect(new Set(french.map((session) => session.location)).size).toBe(1);
+    expect(Object.isFrozen(french[0].location)).toBe(true);
+  });
+
+  it('writes the file with mode 0600 and leaves no temp file behind', async () => {
+    await store.create(newSession());
+    const path = join(dir, 'sessions.snapshot');
+    writeFileSync(path, 'old contents', { mode: 0o644 });
+
+    await writeSnapshot(path, store.entries());
+
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir)).toEqual(['sessions.snapshot']);
+    expect(await readAll(path)).toHaveLength(1);
+  });
+
+  it('keeps the previous file whole when a write fails half-way', async () => {
+    await store.create(newSession());
+    const path = join(dir, 'sessions.snapshot');
+    await writeSnapshot(path, store.entries());
+    const before = readFileSync(path, 'utf8');
+    async function* failing(): AsyncGenerator<Session> {
+      yield* store.entries();
+      throw new Error('disk on fire');
+    }
+
+    await expect(writeSnapshot(path, failing(), { chunkSize: 1 })).rejects.toThrow('disk on fire');
+
+    expect(readFileSync(path, 'utf8')).toBe(before);
+    expect(readdirSync(dir)).toEqual(['sessions.snapshot']);
+  });
+
+  describe('refuses what is not a whole snapshot', () => {
+    const header = JSON.stringify({
+      format: SNAPSHOT_FORMAT,
+      version: 1,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      fields: [
+        'id',
+        'userId',
+        'fingerprintHash',
+        'refreshHash',
+        'previousRefreshHash',
+        'refreshRotatedAt',
+        'ipAddress',
+        'userAgent',
+        'location',
+        'loginIpAddress',
+        'loginUserAgent',
+        'createdAt',
+        'lastActivity',
+        'idleExpiresAt',
+        'absoluteExpiresAt',
+      ],
+    });
+    const record = JSON.stringify([
+      'id-1',
+      'user-1',
+      'f'.repeat(43),
+      'r'.repeat(43),
+      null,
+      0,
+      '203.0.113.7',
+      'UA',
+      null,
+      null,
+      null,
+      1,
+      1,
+      2,
+      3,
+    ]);
+
+    it.each([
+      ['an empty file', ''],
+      ['binary junk', '\u0000\u0001\u0002garbage'],
+      ['another JSON file', '{"name":"package","version":"1.0.0"}\n'],
+      [
+        'another version',
+        `${header.replace('"version":1', '"version":2')}\n{"end":true,"count":0}\n`,
+      ],
+      ['a truncated file', `${header}\n${record}\n`],
+      ['a wrong count', `${header}\n${record}\n{"end":true,"count":2}\n`],
+      ['a broken record', `${header}\n${record.slice(0, 20)}\n{"end":true,"count":1}\n`],
+      ['a record of the wrong shape', `${header}\n["id-1",2]\n{"end":true,"count":1}\n`],
+      [
+        'a bad location',
+        `${header}\n${record.replace('"UA",null', '"UA",{"country":7}')}\n{"end":true,"count":1}\n`,
+      ],
+      ['data after the end', `${header}\n{"end":true,"count":0}\n${record}\n`],
+    ])('%s', async (_case, contents) => {
+      const path = join(dir, 'bad.snapshot');
+      writeFileSync(path, contents);
+      await expect(readAll(path)).rejects.toBeInstanceOf(SnapshotFormatError);
+    });
+
+    it('while a well-formed one reads', async () => {
+      const path = join(dir, 'good.snapshot');
+      writeFileSync(path, `${header}\n${record}\n{"end":true,"count":1}\n`);
+      expect(await readAll(path)).toHaveLength(1);
+    });
+  });
+});
+
+describe('SessionSnapshotService', () => {
+  let dir: string;
+  let path: string;
+  let clock: FakeClock;
+
+  beforeAll(() => Logger.overrideLogger(false));
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fpa-snapshot-service-'));
+    path = join(dir, 'sessions.snapshot');
+    clock = new FakeClock(Date.UTC(2026, 0, 1));
+  });
+
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const config = (overrides: Record<string, string> = {}) =>
+    new ConfigService<Env, true>(
+      validateEnv({
+        NODE_ENV: 'test',
+        DATABASE_URL: 'sqlite::memory:',
+        SESSION_SNAPSHOT_PATH: path,
+        ...overrides,
+      }),
+    );
+  const service = (store: InMemorySessionRepository, overrides: Record<string, string> = {}) =>
+    new SessionSnapshotService(store, clock, config(overrides));
+
+  it('writes live sessions at shutdown and restores the unexpired ones at start', async () => {
+    const before = new InMemorySessionRepository(policy, 100, clock);
+    const { session: stays } = await before.create(newSession());
+    const { session: goes } = await before.create(newSession());
+    const { session: expires } = await before.create(newSession());
+    await before.revoke(goes.id, goes.userId);
+    clock.advance(20 * MINUTE);
+    await before.touch(stays.id, '203.0.113.7', 'UA');
+    await service(before).onApplicationShutdown();
+    expect((await readAll(path)).map((s) => s.id).sort()).toEqual([expires.id, stays.id].sort());
+
+    // `expires` passes its idle timeout while the service is down.
+    clock.advance(15 * MINUTE);
+    const after = new InMemorySessionRepository(policy, 100, clock);
+    await service(after).onModuleInit();
+
+    expect(await after.findById(stays.id)).toEqual(await before.findById(stays.id));
+    expect(await after.findById(expires.id)).toBeNull();
+    expect(await after.findById(goes.id)).toBeNull();
+    expect((await after.stats()).stored).toBe(1);
+  });
+
+  it('starts empty on a first start, without a file', async () => {
+    const store = new InMemorySessionRepository(policy, 100, clock);
+    await service(store).onModuleInit();
+    expect((await store.stats()).stored).toBe(0);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('moves a corrupt snapshot aside and starts empty, keeping nothing from it', async () => {
+    const source = new InMemorySessionRepository(policy, 100, clock);
+    for (let i = 0; i < 5; i++) await source.create(newSession());
+    await writeSnapshot(path, source.entries());
+    // Damage the last record: the first four are valid and must not stay restored.
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+    lines[5] = lines[5].slice(0, 30);
+    writeFileSync(path, `${lines.join('\n')}\n`);
+
+    const store = new InMemorySessionRepository(policy, 100, clock);
+    await service(store).onModuleInit();
+
+    expect((await store.stats()).stored).toBe(0);
+    expect(existsSync(path)).toBe(false);
+    const aside = readdirSync(dir).filter((name) => name.startsWith('sessions.snapshot.corrupt-'));
+    expect(aside).toEqual(['sessions.snapshot.corrupt-2026-01-01T00-00-00-000Z']);
+    expect(readFileSync(join(dir, aside[0]), 'utf8')).toBe(`${lines.join('\n')}\n`);
+  });
+
+  it('moves a foreign file aside too', async () => {
+    writeFileSync(path, '{"hello":"world"}\n');
+    const store = new InMemorySessionRepository(policy, 100, clock);
+    await service(store).onModuleInit();
+    expect(readdirSync(dir)).toEqual(['sessions.snapshot.corrupt-2026-01-01T00-00-00-000Z']);
+  });
+
+  it('starts empty when the snapshot holds more sessions than the capacity', async () => {
+    const source = new InMemorySessionRepository(policy, 100, clock);
+    for (let i = 0; i < 5; i++) await source.create(newSession());
+    await writeSnapshot(path, source.entries());
+    const small = new InMemorySessionRepository(policy, 3, clock);
+    await service(small).onModuleInit();
+    expect((await small.stats()).stored).toBe(0);
+    // The file is fine, just too big for this configuration: it stays where it is.
+    expect(existsSync(path)).toBe(true);
+  });
+
+  it('joins a write already under way instead of starting a second one', async () => {
+    const store = new InMemorySessionRepository(policy, 100, clock);
+    await store.create(newSession());
+    const snapshots = service(store);
+    const first = snapshots.save();
+    expect(snapshots.save()).toBe(first);
+    await first;
+    expect(await readAll(path)).toHaveLength(1);
+  });
+});
