@@ -3,7 +3,7 @@ import { FakeClock } from '../../src/common/clock';
 import { GeoLocation, NewSession, Session, SessionPolicy } from '../../src/sessions/session';
 import { SessionLimitReachedError } from '../../src/sessions/session.errors';
 import { RefreshRotation, SessionRepository } from '../../src/sessions/session.repository';
-import { newSessionId } from '../../src/sessions/sessions.service';
+import { newSessionId } from '../../src/sessions/session-id';
 
 export interface SessionRepositoryFactoryInput {
   readonly policy: SessionPolicy;
