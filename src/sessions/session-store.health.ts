@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { SessionRepository } from './session.repository';
 
-/** Readiness: the session store answers and has room (down at capacity). */
+/** Readiness: the session store answers (Redis: a ping) and has room (down at capacity). */
 @Injectable()
 export class SessionStoreHealthIndicator {
   constructor(
@@ -20,7 +20,7 @@ export class SessionStoreHealthIndicator {
         capacity: stats.capacity,
         estimatedBytes: stats.estimatedBytes,
       };
-      if (stats.capacity !== null && stats.stored >= stats.capacity) {
+      if (stats.capacity !== null && stats.stored !== null && stats.stored >= stats.capacity) {
         return indicator.down({ ...details, message: 'session store is at capacity' });
       }
       return indicator.up(details);
