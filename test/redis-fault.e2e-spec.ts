@@ -1,0 +1,143 @@
+import jwt from 'jsonwebtoken';
+import type { LightMyRequestResponse } from 'fastify';
+import { newSessionId } from '../src/sessions/session-id';
+import { startApp, TEST_SECRET, TestApp } from './support/app';
+import { signedInClient, TestClient } from './support/client';
+import { randomKeyPrefix } from './support/redis';
+import { describeWithRedisServer, redisCommand, startRedisServer } from './support/redis-servers';
+
+const PASSWORD = 'correct horse battery staple';
+const PORT = 7330;
+/** Long enough for every outage check below, which all run at once right after the pause. */
+const PAUSE_MS = 8000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A 503 that says to retry, in Nest's error shape, with nothing internal in it. */
+function expectUnavailable(response: LightMyRequestResponse, what: string): void {
+  expect({ what, status: response.statusCode }).toEqual({ what, status: 503 });
+  expect(response.headers['retry-after']).toMatch(/^\d+$/);
+  expect(response.json()).toEqual({
+    statusCode: 503,
+    error: 'Service Unavailable',
+    message: 'The sessions store is unavailable',
+    code: 'STORE_UNAVAILABLE',
+  });
+  expect(response.headers['set-cookie']).toBeUndefined();
+}
+
+/** A correctly signed token with the client's fingerprint, naming a session that never existed. */
+function unknownSessionClient(target: TestApp, client: TestClient): TestClient {
+  const claims = jwt.decode(client.accessToken as string) as { sub: string; fgp: string };
+  const forged = new TestClient(target);
+  forged.accessToken = jwt.sign({ sid: newSessionId(claims.sub), fgp: claims.fgp }, TEST_SECRET, {
+    algorithm: 'HS256',
+    subject: claims.sub,
+    issuer: 'fingerprint-auth',
+    expiresIn: 600,
+  });
+  forged.cookies.set(
+    '__Host-Fgp',
+    client.cookies.get('__Host-Fgp') as { value: string; path: string },
+  );
+  return forged;
+}
+
+/** Polls until a fresh login and a guarded request with it both succeed (bounded). */
+async function waitForRecovery(target: TestApp, email: string): Promise<TestClient> {
+  for (let attempt = 0; attempt < 150; attempt++) {
+    const client = new TestClient(target);
+    const login = await client.post('/auth/login', { email, password: PASSWORD });
+    if (login.statusCode === 200) {
+      client.accessToken = login.json().accessToken;
+      if ((await client.get('/auth/me')).statusCode === 200) return client;
+    } else {
+      expect(login.statusCode).toBe(503);
+    }
+    await sleep(200);
+  }
+  throw new Error('the service did not recover after Redis came back');
+}
+
+describeWithRedisServer('Redis outage (e2e)', () => {
+  let target: TestApp;
+  let server: Awaited<ReturnType<typeof startRedisServer>>;
+
+  beforeAll(async () => {
+    server = await startRedisServer(PORT);
+    target = await startApp({
+      SESSION_STORE: 'redis',
+      REDIS_URL: server.url,
+      REDIS_KEY_PREFIX: randomKeyPrefix('fault'),
+    });
+  });
+
+  afterAll(async () => {
+    await target?.close();
+    await server?.stop();
+  });
+
+  it('answers 503 with Retry-After while Redis does not answer, lets nothing through, and recovers by itself', async () => {
+    const email = `fault-${Math.random().toString(36).slice(2)}@example.com`;
+    const client = await signedInClient(target, email, PASSWORD);
+    // Revoked from another device, so it still holds its token and fingerprint cookie.
+    const revoked = await signedInClient(target, email, PASSWORD);
+    expect((await client.delete(`/sessions/${revoked.sessionId}`)).statusCode).toBe(204);
+    const unknown = unknownSessionClient(target, client);
+    expect((await unknown.get('/auth/me')).statusCode).toBe(401);
+    expect((await target.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+
+    expect(await redisCommand(PORT, `CLIENT PAUSE ${PAUSE_MS} ALL`)).toBe('+OK');
+    const [me, sessions, login, refresh, ready, revokedMe, unknownMe] = await Promise.all([
+      client.get('/auth/me'),
+      client.get('/sessions'),
+      target.inject({ method: 'POST', url: '/auth/login', payload: { email, password: PASSWORD } }),
+      client.refresh(),
+      target.inject({ method: 'GET', url: '/health/ready' }),
+      revoked.get('/auth/me'),
+      unknown.get('/auth/me'),
+    ]);
+    const answers = { me, sessions, login, refresh, revokedMe, unknownMe };
+    for (const [what, response] of Object.entries(answers)) expectUnavailable(response, what);
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().details.sessionStore.status).toBe('down');
+
+    const fresh = await waitForRecovery(target, email);
+    expect((await fresh.get('/auth/me')).statusCode).toBe(200);
+    // Redis kept its data through the pause: the old session lives, the revoked one stays dead.
+    expect((await client.get('/auth/me')).statusCode).toBe(200);
+    expect((await revoked.get('/auth/me')).statusCode).toBe(401);
+    expect((await unknown.get('/auth/me')).statusCode).toBe(401);
+    expect((await target.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+  });
+
+  it('answers 503 while the Redis process is gone and recovers when it is back', async () => {
+    const email = `gone-${Math.random().toString(36).slice(2)}@example.com`;
+    const client = await signedInClient(target, email, PASSWORD);
+    const revoked = await signedInClient(target, email, PASSWORD);
+    expect((await client.delete(`/sessions/${revoked.sessionId}`)).statusCode).toBe(204);
+
+    await server.stop();
+    expectUnavailable(await client.get('/auth/me'), 'me');
+    expectUnavailable(await revoked.get('/auth/me'), 'revoked me');
+    expectUnavailable(await client.post('/sessions/logout-all'), 'logout-all');
+    expectUnavailable(
+      await target.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email, password: PASSWORD },
+      }),
+      'login',
+    );
+    expectUnavailable(await client.refresh(), 'refresh');
+    expect((await target.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
+
+    server = await startRedisServer(PORT);
+    const fresh = await waitForRecovery(target, email);
+    expect((await fresh.get('/sessions')).statusCode).toBe(200);
+    // Without persistence the restarted server has lost every session: the old token is refused.
+    expect((await client.get('/auth/me')).statusCode).toBe(401);
+    expect((await revoked.get('/auth/me')).statusCode).toBe(401);
+    expect((await target.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+  });
+});
