@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createRedisClient, RedisClient } from '../src/redis/redis-client';
+import { createRedisClient, RedisClient, waitUntilReady } from '../src/redis/redis-client';
 import { REDIS_CLIENT } from '../src/redis/redis.module';
 import { startApp, TestApp } from './support/app';
 import { signedInClient, TestClient } from './support/client';
@@ -26,8 +26,9 @@ describeWithRedis('sessions in Redis (e2e)', (url) => {
   const prefix = randomKeyPrefix('e2e');
   let admin: RedisClient;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     admin = createRedisClient(url, { connectionName: 'fingerprint-auth-test-admin' });
+    await waitUntilReady(admin, 5000);
   });
 
   afterAll(async () => {
