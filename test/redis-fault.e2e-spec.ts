@@ -1,5 +1,9 @@
 import jwt from 'jsonwebtoken';
 import type { LightMyRequestResponse } from 'fastify';
+import { FakeClock } from '../src/common/clock';
+import { StoreUnavailableError } from '../src/common/errors';
+import { createRedisClient, waitUntilReady } from '../src/redis/redis-client';
+import { RedisSessionRepository } from '../src/sessions/redis-session.repository';
 import { newSessionId } from '../src/sessions/session-id';
 import { startApp, TEST_SECRET, TestApp } from './support/app';
 import { signedInClient, TestClient } from './support/client';
@@ -43,20 +47,44 @@ function unknownSessionClient(target: TestApp, client: TestClient): TestClient {
   return forged;
 }
 
-/** Polls until a fresh login and a guarded request with it both succeed (bounded). */
+/**
+ * Polls (bounded) until readiness is back, then until a fresh login and a guarded request with it
+ * succeed. Readiness first: it only pings, so polling it leaves nothing queued in a paused Redis.
+ */
 async function waitForRecovery(target: TestApp, email: string): Promise<TestClient> {
   for (let attempt = 0; attempt < 150; attempt++) {
-    const client = new TestClient(target);
-    const login = await client.post('/auth/login', { email, password: PASSWORD });
-    if (login.statusCode === 200) {
-      client.accessToken = login.json().accessToken;
-      if ((await client.get('/auth/me')).statusCode === 200) return client;
+    const ready = await target.inject({ method: 'GET', url: '/health/ready' });
+    if (ready.statusCode === 200) {
+      const client = new TestClient(target);
+      const login = await client.post('/auth/login', { email, password: PASSWORD });
+      if (login.statusCode === 200) {
+        client.accessToken = login.json().accessToken;
+        client.sessionId = login.json().sessionId;
+        if ((await client.get('/auth/me')).statusCode === 200) return client;
+      } else {
+        expect(login.statusCode).toBe(503);
+      }
     } else {
-      expect(login.statusCode).toBe(503);
+      expect(ready.statusCode).toBe(503);
     }
     await sleep(200);
   }
   throw new Error('the service did not recover after Redis came back');
+}
+
+/** Waits (bounded) until the paused server answers PING again. */
+async function waitForPauseToEnd(): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (
+      await redisCommand(PORT, 'PING').then(
+        (reply) => reply === '+PONG',
+        () => false,
+      )
+    )
+      return;
+    await sleep(100);
+  }
+  throw new Error('the Redis server stayed paused');
 }
 
 describeWithRedisServer('Redis outage (e2e)', () => {
@@ -104,11 +132,78 @@ describeWithRedisServer('Redis outage (e2e)', () => {
 
     const fresh = await waitForRecovery(target, email);
     expect((await fresh.get('/auth/me')).statusCode).toBe(200);
-    // Redis kept its data through the pause: the old session lives, the revoked one stays dead.
+    // Redis kept its data through the pause: the old session lives, the revoked one stays dead,
+    // and the login that answered 503 left no session behind when Redis ran it late.
     expect((await client.get('/auth/me')).statusCode).toBe(200);
+    const listed = (await fresh.get('/sessions')).json<{ sessions: { id: string }[] }>();
+    expect(listed.sessions.map((s) => s.id).sort()).toEqual(
+      [client.sessionId, fresh.sessionId].sort(),
+    );
     expect((await revoked.get('/auth/me')).statusCode).toBe(401);
     expect((await unknown.get('/auth/me')).statusCode).toBe(401);
     expect((await target.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+  });
+
+  it('does not apply a login or refresh that timed out when Redis runs it later', async () => {
+    const redis = createRedisClient(server.url);
+    try {
+      expect(await waitUntilReady(redis, 5000)).toBe(true);
+      const clock = new FakeClock(Date.now());
+      const policy = {
+        idleTtl: 1800,
+        absoluteTtl: 28_800,
+        maxPerUser: 2,
+        limitPolicy: 'evict-oldest' as const,
+        refreshGracePeriod: 10,
+      };
+      const repository = new RedisSessionRepository(redis, policy, clock, randomKeyPrefix('late'));
+      const userId = `late-${Math.random().toString(36).slice(2)}`;
+      const session = () => ({
+        id: newSessionId(userId),
+        userId,
+        fingerprintHash: 'f'.repeat(43),
+        refreshHash: `${Math.random().toString(36).slice(2)}`.padEnd(43, 'r'),
+        ipAddress: '203.0.113.7',
+        userAgent: 'Mozilla/5.0',
+        location: null,
+      });
+      const oldest = session();
+      await repository.create(oldest);
+      clock.advance(60_000);
+      const newer = session();
+      await repository.create(newer);
+      clock.advance(60_000);
+
+      expect(await redisCommand(PORT, 'CLIENT PAUSE 5000 ALL')).toBe('+OK');
+      const late = session();
+      const [created, rotated] = await Promise.allSettled([
+        // At the limit: applied late, this would evict `oldest`.
+        repository.create(late),
+        repository.rotateRefresh(oldest.id, {
+          presentedHash: oldest.refreshHash,
+          nextRefreshHash: 'n'.repeat(43),
+          nextFingerprintHash: 'g'.repeat(43),
+          ipAddress: '203.0.113.7',
+          userAgent: 'Mozilla/5.0',
+        }),
+      ]);
+      for (const outcome of [created, rotated]) {
+        expect(outcome.status).toBe('rejected');
+        expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+      }
+
+      await waitForPauseToEnd();
+      expect(await repository.findById(late.id)).toBeNull();
+      expect(await repository.findById(oldest.id)).toMatchObject({
+        refreshHash: oldest.refreshHash,
+        fingerprintHash: oldest.fingerprintHash,
+      });
+      expect((await repository.listByUser(userId)).map((s) => s.id).sort()).toEqual(
+        [oldest.id, newer.id].sort(),
+      );
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('answers 503 while the Redis process is gone and recovers when it is back', async () => {

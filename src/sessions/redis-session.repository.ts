@@ -1,3 +1,4 @@
+import { Cluster } from 'ioredis';
 import { Clock } from '../common/clock';
 import { StoreUnavailableError } from '../common/errors';
 import type { RedisClient } from '../redis/redis-client';
@@ -34,6 +35,13 @@ import {
 
 /** Helpers every script starts with. */
 const PRELUDE = `
+-- True when Redis runs this after the caller gave up on it (see LATE_ALLOWANCE_MS); 0 = no limit.
+local function tooLate(deadline)
+  if deadline == 0 then return false end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline
+end
+
 local function alive(ie, ae, now)
   return ie and ae and now < tonumber(ie) and now < tonumber(ae)
 end
@@ -68,12 +76,13 @@ end
 const SCRIPTS = {
   /**
    * KEYS: session, user index. ARGV: now, idleTtl, absoluteTtl, maxPerUser, reject (1/0),
-   * session key prefix, id, then the stored fields as name/value pairs.
+   * session key prefix, id, deadline (ms), then the stored fields as name/value pairs.
    * Drops index members that are gone or expired, evicts (or refuses) at the limit, stores.
    */
   fpaSessionCreate: {
     keys: 2,
     lua: `
+if tooLate(tonumber(ARGV[8])) then return { 'late' } end
 local now, idle, absolute = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local max, reject, sp = tonumber(ARGV[4]), ARGV[5] == '1', ARGV[6]
 local live = {}
@@ -104,7 +113,7 @@ end
 local ae = now + absolute
 local ie = math.min(now + idle, ae)
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'ca', now, 'la', now, 'ie', ie, 'ae', ae, unpack(ARGV, 8))
+redis.call('HSET', KEYS[1], 'ca', now, 'la', now, 'ie', ie, 'ae', ae, unpack(ARGV, 9))
 redis.call('EXPIRE', KEYS[1], ie - now)
 redis.call('ZADD', KEYS[2], now, ARGV[7])
 extendIndex(KEYS[2], ie - now)
@@ -124,11 +133,13 @@ return 1
   },
   /**
    * KEYS: session. ARGV: now, idleTtl, grace, presented hash, next refresh hash, next fingerprint
-   * hash, ip, userAgent, location mode (keep/set/clear), location, index key prefix, id.
+   * hash, ip, userAgent, location mode (keep/set/clear), location, index key prefix, id,
+   * deadline (ms).
    */
   fpaSessionRotate: {
     keys: 1,
     lua: `
+if tooLate(tonumber(ARGV[13])) then return { 'late' } end
 local now = tonumber(ARGV[1])
 local t = redis.call('HMGET', KEYS[1], 'ie', 'ae', 'r', 'pr', 'rt', 'u')
 if not alive(t[1], t[2], now) then return { 'invalid' } end
@@ -197,6 +208,16 @@ return out
   },
 } as const;
 
+/**
+ * A command that timed out has been answered 503, yet it stays queued in Redis and runs when Redis
+ * answers again. A login or refresh applied then would store a session nobody holds a token for
+ * (evicting a real one) or rotate to a credential nobody holds (so the next refresh looks like
+ * theft). So these two scripts carry a deadline, the command timeout later by the wall clock, and
+ * do nothing past it, by Redis's clock. The allowance absorbs clock skew between the hosts: a
+ * command run between the timeout and the deadline still applies.
+ */
+const LATE_ALLOWANCE_MS = 1000;
+
 type ScriptName = keyof typeof SCRIPTS;
 type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
 /** A script's reply for one session: its id and its hash as a flat field/value list. */
@@ -207,6 +228,9 @@ type SessionReply = [string, string[]];
  * Any Redis error or timeout becomes `StoreUnavailableError('sessions')`: a 503, never a pass.
  */
 export class RedisSessionRepository extends SessionRepository {
+  /** How long the client waits for a command (ms); 0 when it waits forever. */
+  private readonly commandTimeoutMs: number;
+
   constructor(
     private readonly client: RedisClient,
     private readonly policy: SessionPolicy,
@@ -214,6 +238,8 @@ export class RedisSessionRepository extends SessionRepository {
     private readonly keyPrefix: string,
   ) {
     super();
+    const options = client instanceof Cluster ? client.options.redisOptions : client.options;
+    this.commandTimeoutMs = options?.commandTimeout ?? 0;
     // EVALSHA with the script cached per connection; ioredis loads it again where needed.
     for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) {
       client.defineCommand(name, { numberOfKeys: keys, lua: PRELUDE + lua });
@@ -252,8 +278,10 @@ export class RedisSessionRepository extends SessionRepository {
       limitPolicy === 'reject' ? 1 : 0,
       this.sessionKeyPrefix(tag),
       input.id,
+      this.deadline(),
       ...fields,
-    )) as ['limit'] | ['ok', SessionReply[]];
+    )) as ['late'] | ['limit'] | ['ok', SessionReply[]];
+    if (reply[0] === 'late') throw new StoreUnavailableError('sessions', new Error('ran too late'));
     if (reply[0] === 'limit') throw new SessionLimitReachedError(maxPerUser);
 
     const absoluteExpiresAt = now + absoluteTtl;
@@ -324,7 +352,9 @@ export class RedisSessionRepository extends SessionRepository {
       location ? encodeLocation(location) : '',
       this.indexKeyPrefix(sessionShard(id)),
       id,
-    )) as ['invalid'] | ['rotated' | 'grace' | 'reused', string[]];
+      this.deadline(),
+    )) as ['late'] | ['invalid'] | ['rotated' | 'grace' | 'reused', string[]];
+    if (reply[0] === 'late') throw new StoreUnavailableError('sessions', new Error('ran too late'));
     if (reply[0] === 'invalid') return { kind: 'invalid' };
     const session = decode(id, toHash(reply[1]));
     if (session === null) return { kind: 'invalid' };
@@ -376,6 +406,11 @@ export class RedisSessionRepository extends SessionRepository {
 
   private now(): number {
     return toSeconds(this.clock.now());
+  }
+
+  /** Wall-clock ms after which a write must not apply (real time: it is about Redis, not sessions). */
+  private deadline(): number {
+    return this.commandTimeoutMs > 0 ? Date.now() + this.commandTimeoutMs + LATE_ALLOWANCE_MS : 0;
   }
 
   private sessionKeyPrefix(tag: string): string {
