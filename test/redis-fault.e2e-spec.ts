@@ -236,3 +236,38 @@ describeWithRedisServer('Redis outage (e2e)', () => {
     expect((await target.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
   });
 });
+
+describeWithRedisServer('Redis down when the service starts (e2e)', () => {
+  const port = 7331;
+  let target: TestApp | undefined;
+  let server: Awaited<ReturnType<typeof startRedisServer>> | undefined;
+
+  afterAll(async () => {
+    await target?.close();
+    await server?.stop();
+  });
+
+  it('starts anyway, answers 503 and reports not ready, then serves once Redis is up', async () => {
+    target = await startApp({
+      SESSION_STORE: 'redis',
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      REDIS_KEY_PREFIX: randomKeyPrefix('cold'),
+    });
+    const email = `cold-${Math.random().toString(36).slice(2)}@example.com`;
+    expect((await new TestClient(target).register(email, PASSWORD)).statusCode).toBe(201);
+    expect((await target.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    expect((await target.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
+    expectUnavailable(
+      await target.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email, password: PASSWORD },
+      }),
+      'login',
+    );
+
+    server = await startRedisServer(port);
+    const client = await waitForRecovery(target, email);
+    expect((await client.get('/sessions')).statusCode).toBe(200);
+  });
+});
