@@ -136,7 +136,7 @@ export class AuthService {
   }
 
   private async startSession(userId: string, fingerprint: string, client: ClientInfo) {
-    const id = newSessionId();
+    const id = newSessionId(userId);
     const refresh = this.refreshCredentials.issue(id);
     const { session } = await this.sessions.start({
       id,

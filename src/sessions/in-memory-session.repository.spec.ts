@@ -1,7 +1,12 @@
 import { FakeClock } from '../common/clock';
 import { InMemorySessionRepository } from './in-memory-session.repository';
 import { NewSession, SessionPolicy } from './session';
-import { SessionLimitReachedError, SessionStoreFullError } from './session.errors';
+import { SessionStoreFullError } from './session.errors';
+
+/*
+ * What only the in-memory store does: a fixed capacity, the bucketed sweep and snapshots.
+ * The behaviour every store shares is in test/contracts/session-repository.contract.ts.
+ */
 
 const MINUTE = 60_000;
 const policy: SessionPolicy = {
@@ -33,73 +38,6 @@ describe('InMemorySessionRepository', () => {
     repository = new InMemorySessionRepository(policy, 100, clock);
   });
 
-  it('expires a session after the idle timeout without activity', async () => {
-    const { session } = await repository.create(newSession());
-    clock.advance(29 * MINUTE);
-    expect(await repository.findById(session.id)).not.toBeNull();
-    clock.advance(1 * MINUTE);
-    expect(await repository.findById(session.id)).toBeNull();
-  });
-
-  it('slides the idle expiry on activity but never past the absolute lifetime', async () => {
-    const { session } = await repository.create(newSession());
-    for (let elapsed = 0; elapsed < 8 * 60 - 20; elapsed += 20) {
-      clock.advance(20 * MINUTE);
-      await repository.touch(session.id, '203.0.113.7', 'Mozilla/5.0');
-      expect(await repository.findById(session.id)).not.toBeNull();
-    }
-    const live = await repository.findById(session.id);
-    expect(live?.idleExpiresAt).toBe(live?.absoluteExpiresAt);
-    clock.advance(20 * MINUTE);
-    await repository.touch(session.id, '203.0.113.7', 'Mozilla/5.0');
-    expect(await repository.findById(session.id)).toBeNull();
-  });
-
-  it('records the login IP and user agent when later requests differ', async () => {
-    const { session } = await repository.create(newSession());
-    await repository.touch(session.id, '198.51.100.1', 'Other/1.0');
-    await repository.touch(session.id, '198.51.100.2', 'Other/2.0');
-    expect(await repository.findById(session.id)).toMatchObject({
-      ipAddress: '198.51.100.2',
-      userAgent: 'Other/2.0',
-      loginIpAddress: '203.0.113.7',
-      loginUserAgent: 'Mozilla/5.0',
-    });
-  });
-
-  it('evicts the least recently active session at the limit', async () => {
-    const first = (await repository.create(newSession())).session;
-    clock.advance(MINUTE);
-    const second = (await repository.create(newSession())).session;
-    clock.advance(MINUTE);
-    const third = (await repository.create(newSession())).session;
-    clock.advance(MINUTE);
-    await repository.touch(first.id, first.ipAddress, first.userAgent);
-    const { evicted } = await repository.create(newSession());
-    expect(evicted.map((session) => session.id)).toEqual([second.id]);
-    expect(await repository.findById(second.id)).toBeNull();
-    const remaining = (await repository.listByUser('user-1')).map((s) => s.id);
-    expect(remaining).toHaveLength(3);
-    expect(remaining).toEqual(expect.arrayContaining([first.id, third.id]));
-  });
-
-  it('rejects at the limit under the reject policy, not counting expired sessions', async () => {
-    const strict = new InMemorySessionRepository({ ...policy, limitPolicy: 'reject' }, 100, clock);
-    for (let i = 0; i < 3; i++) await strict.create(newSession());
-    await expect(strict.create(newSession())).rejects.toBeInstanceOf(SessionLimitReachedError);
-    clock.advance(31 * MINUTE);
-    await expect(strict.create(newSession())).resolves.toMatchObject({ evicted: [] });
-    expect(await strict.listByUser('user-1')).toHaveLength(1);
-  });
-
-  it('holds the limit when many creates race', async () => {
-    const results = await Promise.allSettled(
-      Array.from({ length: 20 }, () => repository.create(newSession())),
-    );
-    expect(results.every((result) => result.status === 'fulfilled')).toBe(true);
-    expect(await repository.listByUser('user-1')).toHaveLength(3);
-  });
-
   it('is full at capacity once expired sessions are dropped', async () => {
     const small = new InMemorySessionRepository({ ...policy, maxPerUser: 10 }, 2, clock);
     await small.create(newSession('a'));
@@ -108,54 +46,6 @@ describe('InMemorySessionRepository', () => {
     clock.advance(31 * MINUTE);
     await expect(small.create(newSession('c'))).resolves.toBeDefined();
     expect((await small.stats()).stored).toBe(1);
-  });
-
-  it('rotates refresh credentials, honours the previous one briefly, and revokes on later reuse', async () => {
-    const { session } = await repository.create(newSession());
-    const rotation = (presentedHash: string, next: string) => ({
-      presentedHash,
-      nextRefreshHash: next,
-      nextFingerprintHash: `F${next}`,
-      ipAddress: '203.0.113.7',
-      userAgent: 'Mozilla/5.0',
-    });
-    expect(
-      (await repository.rotateRefresh(session.id, rotation('r'.repeat(43), 'second'))).kind,
-    ).toBe('rotated');
-    expect((await repository.findById(session.id))?.fingerprintHash).toBe('Fsecond');
-    clock.advance(5_000);
-    expect(
-      (await repository.rotateRefresh(session.id, rotation('r'.repeat(43), 'third'))).kind,
-    ).toBe('grace');
-    expect((await repository.findById(session.id))?.refreshHash).toBe('second');
-    expect((await repository.rotateRefresh(session.id, rotation('unknown', 'x'))).kind).toBe(
-      'invalid',
-    );
-    expect(await repository.findById(session.id)).not.toBeNull();
-    clock.advance(6_000);
-    expect(
-      (await repository.rotateRefresh(session.id, rotation('r'.repeat(43), 'fourth'))).kind,
-    ).toBe('reused');
-    expect(await repository.findById(session.id)).toBeNull();
-  });
-
-  it("revokes only the owner's session", async () => {
-    const { session } = await repository.create(newSession('owner'));
-    expect(await repository.revoke(session.id, 'someone-else')).toBeNull();
-    expect(await repository.findById(session.id)).not.toBeNull();
-    expect((await repository.revoke(session.id, 'owner'))?.id).toBe(session.id);
-    expect(await repository.findById(session.id)).toBeNull();
-    expect(await repository.revoke(session.id, 'owner')).toBeNull();
-  });
-
-  it("revokes all of a user's sessions but one", async () => {
-    const kept = (await repository.create(newSession('u'))).session;
-    await repository.create(newSession('u'));
-    await repository.create(newSession('u'));
-    const other = (await repository.create(newSession('v'))).session;
-    expect(await repository.revokeAllForUser('u', kept.id)).toBe(2);
-    expect((await repository.listByUser('u')).map((s) => s.id)).toEqual([kept.id]);
-    expect(await repository.findById(other.id)).not.toBeNull();
   });
 
   it('sweeps exactly the expired sessions, in batches', async () => {

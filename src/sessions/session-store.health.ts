@@ -4,8 +4,8 @@ import { SessionRepository } from './session.repository';
 import { sessionStoreFigures } from './session-store.metrics';
 
 /**
- * Readiness: the session store answers and has room (down at capacity). Reports the same live /
- * expired / capacity / bytes figures as the `fpa_sessions_*` gauges.
+ * Readiness: the session store answers (Redis: a ping) and has room (down at capacity). Reports
+ * the same live / expired / capacity / bytes figures as the `fpa_sessions_*` gauges.
  */
 @Injectable()
 export class SessionStoreHealthIndicator {
@@ -19,7 +19,7 @@ export class SessionStoreHealthIndicator {
     try {
       const stats = await this.sessions.stats();
       const details = { ...sessionStoreFigures(stats) };
-      if (stats.capacity !== null && stats.stored >= stats.capacity) {
+      if (stats.capacity !== null && stats.stored !== null && stats.stored >= stats.capacity) {
         return indicator.down({ ...details, message: 'session store is at capacity' });
       }
       return indicator.up(details);

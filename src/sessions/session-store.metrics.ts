@@ -17,8 +17,7 @@ const known = (value: number | null | undefined): value is number =>
   typeof value === 'number' && Number.isFinite(value);
 
 export function sessionStoreFigures(stats: SessionStoreStats): SessionStoreFigures {
-  const stored = stats.stored as number | null;
-  const expired = stats.expired as number | null;
+  const { stored, expired } = stats;
   return {
     live: known(stored) ? Math.max(0, stored - (known(expired) ? expired : 0)) : null,
     expired: known(expired) ? expired : null,

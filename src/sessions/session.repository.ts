@@ -28,10 +28,11 @@ export type RefreshOutcome =
   | { readonly kind: 'invalid' };
 
 export interface SessionStoreStats {
-  /** Sessions held, including expired ones not yet swept. */
-  readonly stored: number;
-  /** Sessions held whose expiry has passed (an estimate where the store cannot count cheaply). */
-  readonly expired: number;
+  /** Sessions held, including expired ones not yet swept; null when the store cannot count
+   *  them cheaply (Redis: counting would mean scanning the keyspace). */
+  readonly stored: number | null;
+  /** Sessions held whose expiry has passed (an estimate); null when unknown. */
+  readonly expired: number | null;
   /** Most sessions the store will hold; null when the store has no fixed capacity (Redis). */
   readonly capacity: number | null;
   /** Estimated memory the sessions take, in bytes; null when unknown. */

@@ -3,7 +3,10 @@ import { ConfigService } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
 import { Clock } from '../common/clock';
 import { Env } from '../config';
+import { RedisClient } from '../redis/redis-client';
+import { REDIS_CLIENT, RedisModule } from '../redis/redis.module';
 import { InMemorySessionRepository } from './in-memory-session.repository';
+import { RedisSessionRepository } from './redis-session.repository';
 import { SessionPolicy } from './session';
 import { SessionRepository } from './session.repository';
 import { SessionCleanupJob } from './session-cleanup.job';
@@ -27,6 +30,7 @@ export function sessionPolicy(config: ConfigService<Env, true>): SessionPolicy {
 function sessionRepositoryFactory(
   config: ConfigService<Env, true>,
   clock: Clock,
+  redis: RedisClient | null,
 ): SessionRepository {
   const store = config.get('SESSION_STORE', { infer: true });
   switch (store) {
@@ -37,7 +41,13 @@ function sessionRepositoryFactory(
         clock,
       );
     case 'redis':
-      throw new Error('SESSION_STORE=redis is not available yet');
+      if (redis === null) throw new Error('SESSION_STORE=redis needs the Redis client');
+      return new RedisSessionRepository(
+        redis,
+        sessionPolicy(config),
+        clock,
+        config.get('REDIS_KEY_PREFIX', { infer: true }),
+      );
     default: {
       const unknown: never = store;
       throw new Error(`Unknown SESSION_STORE: ${String(unknown)}`);
@@ -46,12 +56,12 @@ function sessionRepositoryFactory(
 }
 
 @Module({
-  imports: [TerminusModule],
+  imports: [TerminusModule, RedisModule],
   controllers: [SessionsController],
   providers: [
     {
       provide: SessionRepository,
-      inject: [ConfigService, Clock],
+      inject: [ConfigService, Clock, REDIS_CLIENT],
       useFactory: sessionRepositoryFactory,
     },
     SessionsService,

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Env } from '../config';
@@ -6,13 +5,11 @@ import { RevocationReason, SecurityEvents } from '../observability/security-even
 import { NewSession, Session } from './session';
 import { SessionAlert, sessionAlerts, AlertThresholds } from './session-alerts';
 import { SessionNotFoundError } from './session.errors';
+import { SESSION_ID_PATTERN } from './session-id';
 import { CreateSessionResult, SessionRepository } from './session.repository';
 import { SessionView, sessionView } from './session.view';
 
-/** 16 random bytes, base64url (22 characters): unguessable and compact. */
-export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
-
-export const newSessionId = (): string => randomBytes(16).toString('base64url');
+export { newSessionId, SESSION_ID_PATTERN } from './session-id';
 
 @Injectable()
 export class SessionsService {

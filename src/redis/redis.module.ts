@@ -1,0 +1,83 @@
+import { Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { Cluster } from 'ioredis';
+import { Env } from '../config';
+import { createRedisClient, RedisClient, waitUntilReady } from './redis-client';
+
+/** The shared Redis connection; `null` when nothing is configured to use Redis. */
+export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
+
+/** How long start-up waits for Redis before going on without it (readiness reports down). */
+const READY_WAIT_MS = 2000;
+/** How long shutdown lets QUIT finish in-flight commands before dropping the connection. */
+const QUIT_WAIT_MS = 1000;
+
+/**
+ * Logs connection trouble once per outage and once when it ends, never per reconnect attempt.
+ * Only the error code goes to the log: messages can carry addresses, and URLs carry passwords.
+ */
+export function logConnectionTrouble(client: RedisClient, logger: Logger): void {
+  let down = false;
+  const onError = (error: unknown) => {
+    if (down) return;
+    down = true;
+    logger.error(
+      `Redis connection lost (${errorCode(error)}); session requests answer 503 until it is back`,
+    );
+  };
+  client.on('error', onError);
+  if (client instanceof Cluster) client.on('node error', onError);
+  client.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.log('Redis connection is back');
+  });
+}
+
+function errorCode(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return 'unknown error';
+  const { code, name, message } = error as { code?: unknown; name?: unknown; message?: unknown };
+  if (typeof code === 'string') return code;
+  // Redis replies start with an upper-case code (NOAUTH, WRONGPASS, LOADING…).
+  const reply = typeof message === 'string' ? /^[A-Z]+\b/.exec(message) : null;
+  return reply?.[0] ?? (typeof name === 'string' ? name : 'unknown error');
+}
+
+async function redisClientFactory(config: ConfigService<Env, true>): Promise<RedisClient | null> {
+  if (config.get('SESSION_STORE', { infer: true }) !== 'redis') return null;
+  const url = config.get('REDIS_URL', { infer: true });
+  // validateEnv requires REDIS_URL with SESSION_STORE=redis; this guards a wiring mistake.
+  if (!url) throw new Error('REDIS_URL is required when SESSION_STORE=redis');
+  const logger = new Logger('Redis');
+  const client = createRedisClient(url);
+  logConnectionTrouble(client, logger);
+  if (!(await waitUntilReady(client, READY_WAIT_MS))) {
+    logger.warn('Redis is not reachable yet; starting anyway, readiness reports down until it is');
+  }
+  return client;
+}
+
+/** One Redis connection for the process, opened only when SESSION_STORE=redis. */
+@Module({
+  providers: [{ provide: REDIS_CLIENT, inject: [ConfigService], useFactory: redisClientFactory }],
+  exports: [REDIS_CLIENT],
+})
+export class RedisModule implements OnApplicationShutdown {
+  constructor(@Inject(REDIS_CLIENT) private readonly client: RedisClient | null) {}
+
+  /** Runs after the HTTP server has closed: QUIT lets in-flight commands finish, bounded. */
+  async onApplicationShutdown(): Promise<void> {
+    if (this.client === null) return;
+    let timer: NodeJS.Timeout | undefined;
+    const quit = this.client.quit().then(
+      () => true,
+      () => false,
+    );
+    const timeout = new Promise<false>(
+      (resolve) => (timer = setTimeout(resolve, QUIT_WAIT_MS, false)),
+    );
+    const clean = await Promise.race([quit, timeout]);
+    clearTimeout(timer);
+    if (!clean) this.client.disconnect();
+  }
+}

@@ -1,0 +1,499 @@
+import { Cluster } from 'ioredis';
+import { Clock } from '../common/clock';
+import { StoreUnavailableError } from '../common/errors';
+import type { RedisClient } from '../redis/redis-client';
+import { GeoLocation, isLive, NewSession, Session, SessionPolicy, toSeconds } from './session';
+import { SessionLimitReachedError } from './session.errors';
+import { sessionShard, userShard } from './session-id';
+import {
+  CreateSessionResult,
+  RefreshOutcome,
+  RefreshRotation,
+  SessionRepository,
+  SessionStoreStats,
+  SweepResult,
+} from './session.repository';
+
+/*
+ * Key layout (`{tag}` is the user's shard, see session-id.ts, so one user's keys share a slot):
+ *
+ *   <prefix>{tag}:s:<sessionId>  hash, the session; expires by itself at its idle/absolute expiry
+ *   <prefix>{tag}:u:<userId>     sorted set of the user's session ids scored by last activity;
+ *                                expires no earlier than its longest-living member
+ *
+ * Hash fields are short (a million sessions are a million copies of each name):
+ *   u userId, f fingerprintHash, r refreshHash, pr previousRefreshHash, rt refreshRotatedAt,
+ *   ip ipAddress, ua userAgent, lo location, li loginIpAddress, lu loginUserAgent,
+ *   ca createdAt, la lastActivity, ie idleExpiresAt, ae absoluteExpiresAt.
+ * Null values are absent fields; `rt` is absent until the first rotation.
+ *
+ * Every change touching more than one key or deciding on what it reads runs as one Lua script,
+ * so concurrent logins from any number of instances never break the per-user limit. The scripts
+ * get `now` from the injected clock: expiry is decided by the service's clock, not Redis's,
+ * and key TTLs are relative (EXPIRE seconds), so clock skew never deletes a live session early.
+ */
+
+/** Helpers every script starts with. */
+const PRELUDE = `
+-- True when Redis runs this after the caller gave up on it (see LATE_ALLOWANCE_MS); 0 = no limit.
+local function tooLate(deadline)
+  if deadline == 0 then return false end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline
+end
+
+local function alive(ie, ae, now)
+  return ie and ae and now < tonumber(ie) and now < tonumber(ae)
+end
+
+-- An index lives at least as long as the longest-living session in it.
+local function extendIndex(index, ttl)
+  if redis.call('TTL', index) < ttl then redis.call('EXPIRE', index, ttl) end
+end
+
+-- Records activity now on a live session: slides the idle expiry (never past the absolute one),
+-- keeps the login IP address and user agent the first time a request differs from them.
+local function recordActivity(key, id, now, idle, ip, ua, indexPrefix)
+  local t = redis.call('HMGET', key, 'u', 'ip', 'ua', 'li', 'lu', 'ae')
+  local ie = math.min(now + idle, tonumber(t[6]))
+  local fields = { 'la', now, 'ie', ie }
+  if ip ~= t[2] then
+    if not t[4] then fields[#fields + 1] = 'li'; fields[#fields + 1] = t[2] end
+    fields[#fields + 1] = 'ip'; fields[#fields + 1] = ip
+  end
+  if ua ~= t[3] then
+    if not t[5] then fields[#fields + 1] = 'lu'; fields[#fields + 1] = t[3] end
+    fields[#fields + 1] = 'ua'; fields[#fields + 1] = ua
+  end
+  redis.call('HSET', key, unpack(fields))
+  redis.call('EXPIRE', key, ie - now)
+  local index = indexPrefix .. t[1]
+  redis.call('ZADD', index, now, id)
+  extendIndex(index, ie - now)
+end
+`;
+
+const SCRIPTS = {
+  /**
+   * KEYS: session, user index. ARGV: now, idleTtl, absoluteTtl, maxPerUser, reject (1/0),
+   * session key prefix, id, deadline (ms), then the stored fields as name/value pairs.
+   * Drops index members that are gone or expired, evicts (or refuses) at the limit, stores.
+   */
+  fpaSessionCreate: {
+    keys: 2,
+    lua: `
+if tooLate(tonumber(ARGV[8])) then return { 'late' } end
+local now, idle, absolute = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local max, reject, sp = tonumber(ARGV[4]), ARGV[5] == '1', ARGV[6]
+local live = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local t = redis.call('HMGET', sp .. id, 'la', 'ca', 'ie', 'ae')
+  if alive(t[3], t[4], now) then
+    live[#live + 1] = { id, tonumber(t[1]), tonumber(t[2]) }
+  else
+    redis.call('DEL', sp .. id)
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+local evicted = {}
+if #live >= max then
+  if reject then return { 'limit' } end
+  table.sort(live, function(x, y)
+    if x[2] ~= y[2] then return x[2] < y[2] end
+    if x[3] ~= y[3] then return x[3] < y[3] end
+    return x[1] < y[1]
+  end)
+  for n = 1, #live - max + 1 do
+    local id = live[n][1]
+    evicted[#evicted + 1] = { id, redis.call('HGETALL', sp .. id) }
+    redis.call('DEL', sp .. id)
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+local ae = now + absolute
+local ie = math.min(now + idle, ae)
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'ca', now, 'la', now, 'ie', ie, 'ae', ae, unpack(ARGV, 9))
+redis.call('EXPIRE', KEYS[1], ie - now)
+redis.call('ZADD', KEYS[2], now, ARGV[7])
+extendIndex(KEYS[2], ie - now)
+return { 'ok', evicted }
+`,
+  },
+  /** KEYS: session. ARGV: now, idleTtl, ip, userAgent, index key prefix, id. */
+  fpaSessionTouch: {
+    keys: 1,
+    lua: `
+local now = tonumber(ARGV[1])
+local t = redis.call('HMGET', KEYS[1], 'ie', 'ae')
+if not alive(t[1], t[2], now) then return 0 end
+recordActivity(KEYS[1], ARGV[6], now, tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5])
+return 1
+`,
+  },
+  /**
+   * KEYS: session. ARGV: now, idleTtl, grace, presented hash, next refresh hash, next fingerprint
+   * hash, ip, userAgent, location mode (keep/set/clear), location, index key prefix, id,
+   * deadline (ms).
+   */
+  fpaSessionRotate: {
+    keys: 1,
+    lua: `
+if tooLate(tonumber(ARGV[13])) then return { 'late' } end
+local now = tonumber(ARGV[1])
+local t = redis.call('HMGET', KEYS[1], 'ie', 'ae', 'r', 'pr', 'rt', 'u')
+if not alive(t[1], t[2], now) then return { 'invalid' } end
+if t[3] == ARGV[4] then
+  redis.call('HSET', KEYS[1], 'pr', t[3], 'rt', now, 'r', ARGV[5], 'f', ARGV[6])
+  if ARGV[9] == 'set' then redis.call('HSET', KEYS[1], 'lo', ARGV[10])
+  elseif ARGV[9] == 'clear' then redis.call('HDEL', KEYS[1], 'lo') end
+  recordActivity(KEYS[1], ARGV[12], now, tonumber(ARGV[2]), ARGV[7], ARGV[8], ARGV[11])
+  return { 'rotated', redis.call('HGETALL', KEYS[1]) }
+end
+if t[4] and t[4] == ARGV[4] then
+  if now - tonumber(t[5] or '0') <= tonumber(ARGV[3]) then
+    return { 'grace', redis.call('HGETALL', KEYS[1]) }
+  end
+  local session = redis.call('HGETALL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', ARGV[11] .. t[6], ARGV[12])
+  return { 'reused', session }
+end
+return { 'invalid' }
+`,
+  },
+  /** KEYS: session, owner's index. ARGV: owner's user id, id. Returns the removed hash or empty. */
+  fpaSessionRevoke: {
+    keys: 2,
+    lua: `
+if redis.call('HGET', KEYS[1], 'u') ~= ARGV[1] then return {} end
+local session = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+return session
+`,
+  },
+  /** KEYS: user index. ARGV: now, session key prefix, id to keep ('' for none). Returns live removed. */
+  fpaSessionRevokeAll: {
+    keys: 1,
+    lua: `
+local now, sp, removed = tonumber(ARGV[1]), ARGV[2], 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if id ~= ARGV[3] then
+    local t = redis.call('HMGET', sp .. id, 'ie', 'ae')
+    if alive(t[1], t[2], now) then removed = removed + 1 end
+    redis.call('DEL', sp .. id)
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return removed
+`,
+  },
+  /** KEYS: user index. ARGV: now, session key prefix. Returns [id, hash] pairs; prunes the rest. */
+  fpaSessionList: {
+    keys: 1,
+    lua: `
+local now, sp, out = tonumber(ARGV[1]), ARGV[2], {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local t = redis.call('HMGET', sp .. id, 'ie', 'ae')
+  if alive(t[1], t[2], now) then
+    out[#out + 1] = { id, redis.call('HGETALL', sp .. id) }
+  else
+    redis.call('DEL', sp .. id)
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+`,
+  },
+} as const;
+
+/**
+ * A command that timed out has been answered 503, yet it stays queued in Redis and runs when Redis
+ * answers again. A login or refresh applied then would store a session nobody holds a token for
+ * (evicting a real one) or rotate to a credential nobody holds (so the next refresh looks like
+ * theft). So these two scripts carry a deadline, the command timeout later by the wall clock, and
+ * do nothing past it, by Redis's clock. The allowance absorbs clock skew between the hosts: a
+ * command run between the timeout and the deadline still applies.
+ */
+const LATE_ALLOWANCE_MS = 1000;
+
+type ScriptName = keyof typeof SCRIPTS;
+type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+/** A script's reply for one session: its id and its hash as a flat field/value list. */
+type SessionReply = [string, string[]];
+
+/**
+ * Sessions in Redis or Redis Cluster, shared by every instance of the service.
+ * Any Redis error or timeout becomes `StoreUnavailableError('sessions')`: a 503, never a pass.
+ */
+export class RedisSessionRepository extends SessionRepository {
+  /** How long the client waits for a command (ms); 0 when it waits forever. */
+  private readonly commandTimeoutMs: number;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly policy: SessionPolicy,
+    private readonly clock: Clock,
+    private readonly keyPrefix: string,
+  ) {
+    super();
+    const options = client instanceof Cluster ? client.options.redisOptions : client.options;
+    this.commandTimeoutMs = options?.commandTimeout ?? 0;
+    // EVALSHA with the script cached per connection; ioredis loads it again where needed.
+    for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) {
+      client.defineCommand(name, { numberOfKeys: keys, lua: PRELUDE + lua });
+    }
+  }
+
+  async create(input: NewSession): Promise<CreateSessionResult> {
+    const tag = userShard(input.userId);
+    if (sessionShard(input.id) !== tag) {
+      throw new Error('the session id was not made for this user (use newSessionId(userId))');
+    }
+    const now = this.now();
+    const { idleTtl, absoluteTtl, maxPerUser, limitPolicy } = this.policy;
+    const fields: string[] = [
+      'u',
+      input.userId,
+      'f',
+      input.fingerprintHash,
+      'r',
+      input.refreshHash,
+      'ip',
+      input.ipAddress,
+      'ua',
+      input.userAgent,
+    ];
+    if (input.location !== null) fields.push('lo', encodeLocation(input.location));
+
+    const reply = (await this.call(
+      'fpaSessionCreate',
+      this.sessionKey(input.id),
+      this.indexKey(input.userId),
+      now,
+      idleTtl,
+      absoluteTtl,
+      maxPerUser,
+      limitPolicy === 'reject' ? 1 : 0,
+      this.sessionKeyPrefix(tag),
+      input.id,
+      this.deadline(),
+      ...fields,
+    )) as ['late'] | ['limit'] | ['ok', SessionReply[]];
+    if (reply[0] === 'late') throw new StoreUnavailableError('sessions', new Error('ran too late'));
+    if (reply[0] === 'limit') throw new SessionLimitReachedError(maxPerUser);
+
+    const absoluteExpiresAt = now + absoluteTtl;
+    const session: Session = {
+      id: input.id,
+      userId: input.userId,
+      fingerprintHash: input.fingerprintHash,
+      refreshHash: input.refreshHash,
+      previousRefreshHash: null,
+      refreshRotatedAt: 0,
+      ipAddress: input.ipAddress,
+      userAgent: input.userAgent,
+      location: input.location,
+      loginIpAddress: null,
+      loginUserAgent: null,
+      createdAt: now,
+      lastActivity: now,
+      idleExpiresAt: Math.min(now + idleTtl, absoluteExpiresAt),
+      absoluteExpiresAt,
+    };
+    return { session, evicted: decodeAll(reply[1]) };
+  }
+
+  async findById(id: string): Promise<Session | null> {
+    const hash = await this.guard(() => this.client.hgetall(this.sessionKey(id)));
+    const session = decode(id, hash);
+    return session !== null && isLive(session, this.now()) ? session : null;
+  }
+
+  async listByUser(userId: string): Promise<Session[]> {
+    const tag = userShard(userId);
+    const reply = (await this.call(
+      'fpaSessionList',
+      this.indexKey(userId),
+      this.now(),
+      this.sessionKeyPrefix(tag),
+    )) as SessionReply[];
+    return decodeAll(reply);
+  }
+
+  async touch(id: string, ipAddress: string, userAgent: string): Promise<void> {
+    await this.call(
+      'fpaSessionTouch',
+      this.sessionKey(id),
+      this.now(),
+      this.policy.idleTtl,
+      ipAddress,
+      userAgent,
+      this.indexKeyPrefix(sessionShard(id)),
+      id,
+    );
+  }
+
+  async rotateRefresh(id: string, rotation: RefreshRotation): Promise<RefreshOutcome> {
+    const { location } = rotation;
+    const reply = (await this.call(
+      'fpaSessionRotate',
+      this.sessionKey(id),
+      this.now(),
+      this.policy.idleTtl,
+      this.policy.refreshGracePeriod,
+      rotation.presentedHash,
+      rotation.nextRefreshHash,
+      rotation.nextFingerprintHash,
+      rotation.ipAddress,
+      rotation.userAgent,
+      location === undefined ? 'keep' : location === null ? 'clear' : 'set',
+      location ? encodeLocation(location) : '',
+      this.indexKeyPrefix(sessionShard(id)),
+      id,
+      this.deadline(),
+    )) as ['late'] | ['invalid'] | ['rotated' | 'grace' | 'reused', string[]];
+    if (reply[0] === 'late') throw new StoreUnavailableError('sessions', new Error('ran too late'));
+    if (reply[0] === 'invalid') return { kind: 'invalid' };
+    const session = decode(id, toHash(reply[1]));
+    if (session === null) return { kind: 'invalid' };
+    return { kind: reply[0], session };
+  }
+
+  async revoke(id: string, userId: string): Promise<Session | null> {
+    // A session of this user carries the user's shard; anything else is not theirs, and asking
+    // would be a cross-slot call in a cluster.
+    if (sessionShard(id) !== userShard(userId)) return null;
+    const reply = (await this.call(
+      'fpaSessionRevoke',
+      this.sessionKey(id),
+      this.indexKey(userId),
+      userId,
+      id,
+    )) as string[];
+    const session = decode(id, toHash(reply));
+    return session !== null && isLive(session, this.now()) ? session : null;
+  }
+
+  async revokeAllForUser(userId: string, exceptId?: string): Promise<number> {
+    return (await this.call(
+      'fpaSessionRevokeAll',
+      this.indexKey(userId),
+      this.now(),
+      this.sessionKeyPrefix(userShard(userId)),
+      exceptId ?? '',
+    )) as number;
+  }
+
+  /**
+   * Nothing to sweep: every session key expires by itself at its idle or absolute expiry, and a
+   * user's index drops members that are gone on the user's next login or listing (and expires
+   * after its longest-living member). A scan here would cost more than the keys it could find.
+   */
+  async deleteExpired(_max: number): Promise<SweepResult> {
+    return { removed: 0, more: false };
+  }
+
+  /**
+   * Pings Redis, so readiness reports down while it does not answer. Counting sessions would
+   * need a scan of the keyspace (other data may share it), so the counts are unknown (null).
+   */
+  async stats(): Promise<SessionStoreStats> {
+    await this.guard(() => this.client.ping());
+    return { stored: null, expired: null, capacity: null, estimatedBytes: null };
+  }
+
+  private now(): number {
+    return toSeconds(this.clock.now());
+  }
+
+  /** Wall-clock ms after which a write must not apply (real time: it is about Redis, not sessions). */
+  private deadline(): number {
+    return this.commandTimeoutMs > 0 ? Date.now() + this.commandTimeoutMs + LATE_ALLOWANCE_MS : 0;
+  }
+
+  private sessionKeyPrefix(tag: string): string {
+    return `${this.keyPrefix}{${tag}}:s:`;
+  }
+
+  private indexKeyPrefix(tag: string): string {
+    return `${this.keyPrefix}{${tag}}:u:`;
+  }
+
+  private sessionKey(id: string): string {
+    return this.sessionKeyPrefix(sessionShard(id)) + id;
+  }
+
+  private indexKey(userId: string): string {
+    return this.indexKeyPrefix(userShard(userId)) + userId;
+  }
+
+  private call(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    const script = (this.client as unknown as Record<ScriptName, ScriptCall>)[name];
+    return this.guard(() => script.apply(this.client, args));
+  }
+
+  /** Fails closed: whatever goes wrong talking to Redis is a store outage for the caller. */
+  private async guard<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      throw new StoreUnavailableError('sessions', error);
+    }
+  }
+}
+
+/** `GB` for a country alone (the common case); `["US","California",null]` when there is more. */
+export function encodeLocation(location: GeoLocation): string {
+  if (location.region === undefined && location.city === undefined) return location.country;
+  return JSON.stringify([location.country, location.region ?? null, location.city ?? null]);
+}
+
+export function decodeLocation(value: string | undefined): GeoLocation | null {
+  if (value === undefined) return null;
+  if (!value.startsWith('[')) return { country: value };
+  const [country, region, city] = JSON.parse(value) as [string, string | null, string | null];
+  return {
+    country,
+    ...(region !== null ? { region } : {}),
+    ...(city !== null ? { city } : {}),
+  };
+}
+
+function toHash(flat: readonly string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]] = flat[i + 1];
+  return hash;
+}
+
+function decodeAll(replies: readonly SessionReply[]): Session[] {
+  const sessions: Session[] = [];
+  for (const [id, flat] of replies) {
+    const session = decode(id, toHash(flat));
+    if (session !== null) sessions.push(session);
+  }
+  return sessions;
+}
+
+/** A stored hash as a `Session`; null when the key is missing (an empty hash). */
+function decode(id: string, hash: Record<string, string>): Session | null {
+  if (hash.u === undefined || hash.ie === undefined || hash.ae === undefined) return null;
+  return {
+    id,
+    userId: hash.u,
+    fingerprintHash: hash.f,
+    refreshHash: hash.r,
+    previousRefreshHash: hash.pr ?? null,
+    refreshRotatedAt: Number(hash.rt ?? 0),
+    ipAddress: hash.ip,
+    userAgent: hash.ua,
+    location: decodeLocation(hash.lo),
+    loginIpAddress: hash.li ?? null,
+    loginUserAgent: hash.lu ?? null,
+    createdAt: Number(hash.ca),
+    lastActivity: Number(hash.la),
+    idleExpiresAt: Number(hash.ie),
+    absoluteExpiresAt: Number(hash.ae),
+  };
+}

@@ -1,0 +1,11 @@
+import { InMemorySessionRepository } from '../src/sessions/in-memory-session.repository';
+import { sessionRepositoryContract } from './contracts/session-repository.contract';
+
+sessionRepositoryContract(
+  'InMemorySessionRepository',
+  ({ policy, capacity, clock }) => ({
+    repository: new InMemorySessionRepository(policy, capacity, clock),
+    close: async () => undefined,
+  }),
+  { boundedCapacity: true },
+);

@@ -1,0 +1,200 @@
+import { ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+/*
+ * Throwaway redis-server processes for suites that must stop, pause or cluster a Redis of their
+ * own (the shared one on 6379 is never touched that way). Loopback only, no persistence, a temp
+ * dir each; every process is killed when the test process exits, whatever happened.
+ */
+
+const run = promisify(execFile);
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Suites that start their own redis-server: skipped with the reason locally, failing in CI. */
+export function describeWithRedisServer(name: string, body: () => void): void {
+  const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (found.status === 0) {
+    describe(name, body);
+    return;
+  }
+  if (process.env.CI === 'true') {
+    describe(name, () => {
+      it('needs redis-server and redis-cli on PATH in CI', () => {
+        throw new Error('redis-server is not installed: CI must run the Redis server suites');
+      });
+    });
+    return;
+  }
+  describe.skip(`${name} [skipped: redis-server is not installed]`, () => {
+    it('needs redis-server', () => undefined);
+  });
+}
+
+/** Sends one inline command and returns the first reply line; rejects when nothing answers. */
+export function redisCommand(port: number, command: string, timeoutMs = 1000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let reply = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer from 127.0.0.1:${port}`));
+    }, timeoutMs);
+    socket.on('connect', () => socket.write(`${command}\r\n`));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      // A bulk reply ($<len>\r\n<data>\r\n) is complete once its data has arrived.
+      const bulk = /^\$(\d+)\r\n/.exec(reply);
+      if (bulk && reply.length < bulk[0].length + Number(bulk[1]) + 2) return;
+      if (!reply.includes('\r\n')) return;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(bulk ? reply.slice(bulk[0].length, bulk[0].length + Number(bulk[1])) : reply.trim());
+    });
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  /** Stops the process (SIGTERM, SIGKILL after 5 s) and waits until it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts a redis-server on a loopback port and waits until it answers PING. */
+export async function startRedisServer(
+  port: number,
+  options: { dir?: string; args?: string[] } = {},
+): Promise<RedisServer> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), `fpa-redis-${port}-`));
+  const ownDir = options.dir === undefined;
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      ...(options.args ?? []),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  running.add(child);
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('exit', () => running.delete(child));
+
+  try {
+    await waitFor(`redis-server on port ${port} did not answer`, async () => {
+      if (child.exitCode !== null) throw new Error(`redis-server exited:\n${output}`);
+      return (await redisCommand(port, 'PING')) === '+PONG';
+    });
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${output}`);
+  }
+
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RedisClusterServers {
+  /** Comma-separated node URLs, the REDIS_URL form for a cluster. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one redis-server per port as cluster masters (no replicas), joins them with
+ * `redis-cli --cluster create`, and waits until every node reports `cluster_state:ok`.
+ * The cluster bus listens on `busPortOffset` above each port, to stay inside the given range.
+ */
+export async function startRedisCluster(
+  ports: readonly number[],
+  busPortOffset: number,
+): Promise<RedisClusterServers> {
+  const dir = mkdtempSync(join(tmpdir(), 'fpa-redis-cluster-'));
+  const servers: RedisServer[] = [];
+  const stop = async () => {
+    for (const server of servers) await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) {
+      servers.push(
+        await startRedisServer(port, {
+          dir,
+          args: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-port',
+            String(port + busPortOffset),
+            '--cluster-config-file',
+            `nodes-${port}.conf`,
+          ],
+        }),
+      );
+    }
+    await run(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...ports.map((port) => `127.0.0.1:${port}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { timeout: 30_000 },
+    );
+    for (const port of ports) {
+      await waitFor(`cluster node ${port} did not report cluster_state:ok`, async () =>
+        (await redisCommand(port, 'CLUSTER INFO')).includes('cluster_state:ok'),
+      );
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url: ports.map((port) => `redis://127.0.0.1:${port}`).join(','), stop };
+}
