@@ -206,6 +206,24 @@ end
 return out
 `,
   },
+  /**
+   * KEYS: session, user index. ARGV: now, id, last activity, expiry (min of idle and absolute),
+   * then every stored field as name/value pairs. Puts back a session saved elsewhere as it was;
+   * a session already present is left alone.
+   */
+  fpaSessionImport: {
+    keys: 2,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
+local ttl = tonumber(ARGV[4]) - tonumber(ARGV[1])
+if ttl <= 0 then return 'expired' end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), ARGV[2])
+extendIndex(KEYS[2], ttl)
+return 'imported'
+`,
+  },
 } as const;
 
 /**
@@ -253,20 +271,6 @@ export class RedisSessionRepository extends SessionRepository {
     }
     const now = this.now();
     const { idleTtl, absoluteTtl, maxPerUser, limitPolicy } = this.policy;
-    const fields: string[] = [
-      'u',
-      input.userId,
-      'f',
-      input.fingerprintHash,
-      'r',
-      input.refreshHash,
-      'ip',
-      input.ipAddress,
-      'ua',
-      input.userAgent,
-    ];
-    if (input.location !== null) fields.push('lo', encodeLocation(input.location));
-
     const reply = (await this.call(
       'fpaSessionCreate',
       this.sessionKey(input.id),
@@ -279,7 +283,13 @@ export class RedisSessionRepository extends SessionRepository {
       this.sessionKeyPrefix(tag),
       input.id,
       this.deadline(),
-      ...fields,
+      ...encodeFields({
+        ...input,
+        previousRefreshHash: null,
+        refreshRotatedAt: 0,
+        loginIpAddress: null,
+        loginUserAgent: null,
+      }),
     )) as ['late'] | ['limit'] | ['ok', SessionReply[]];
     if (reply[0] === 'late') throw new StoreUnavailableError('sessions', new Error('ran too late'));
     if (reply[0] === 'limit') throw new SessionLimitReachedError(maxPerUser);
@@ -387,6 +397,36 @@ export class RedisSessionRepository extends SessionRepository {
   }
 
   /**
+   * Puts back a session saved by another store (a snapshot of the in-memory store), keeping its
+   * times, so it expires when it would have there. Not part of the port: the snapshot import
+   * command uses it. A session whose id does not carry its user's shard (see session-id.ts) could
+   * not be found by its id in a cluster, so it is refused as `foreign`.
+   */
+  async importSession(session: Session): Promise<'imported' | 'exists' | 'expired' | 'foreign'> {
+    if (sessionShard(session.id) !== userShard(session.userId)) return 'foreign';
+    const now = this.now();
+    if (!isLive(session, now)) return 'expired';
+    return (await this.call(
+      'fpaSessionImport',
+      this.sessionKey(session.id),
+      this.indexKey(session.userId),
+      now,
+      session.id,
+      session.lastActivity,
+      Math.min(session.idleExpiresAt, session.absoluteExpiresAt),
+      ...encodeFields(session),
+      'ca',
+      session.createdAt,
+      'la',
+      session.lastActivity,
+      'ie',
+      session.idleExpiresAt,
+      'ae',
+      session.absoluteExpiresAt,
+    )) as 'imported' | 'exists' | 'expired';
+  }
+
+  /**
    * Nothing to sweep: every session key expires by itself at its idle or absolute expiry, and a
    * user's index drops members that are gone on the user's next login or listing (and expires
    * after its longest-living member). A scan here would cost more than the keys it could find.
@@ -442,6 +482,33 @@ export class RedisSessionRepository extends SessionRepository {
       throw new StoreUnavailableError('sessions', error);
     }
   }
+}
+
+/** The stored hash fields of a session, times aside (each script sets those itself). */
+function encodeFields(
+  session: Omit<
+    Session,
+    'id' | 'createdAt' | 'lastActivity' | 'idleExpiresAt' | 'absoluteExpiresAt'
+  >,
+): string[] {
+  const fields: string[] = [
+    'u',
+    session.userId,
+    'f',
+    session.fingerprintHash,
+    'r',
+    session.refreshHash,
+    'ip',
+    session.ipAddress,
+    'ua',
+    session.userAgent,
+  ];
+  if (session.previousRefreshHash !== null) fields.push('pr', session.previousRefreshHash);
+  if (session.refreshRotatedAt !== 0) fields.push('rt', String(session.refreshRotatedAt));
+  if (session.location !== null) fields.push('lo', encodeLocation(session.location));
+  if (session.loginIpAddress !== null) fields.push('li', session.loginIpAddress);
+  if (session.loginUserAgent !== null) fields.push('lu', session.loginUserAgent);
+  return fields;
 }
 
 /** `GB` for a country alone (the common case); `["US","California",null]` when there is more. */
