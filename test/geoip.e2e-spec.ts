@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Redis from 'ioredis';
 import { startApp, TestApp } from './support/app';
 import { signedInClient, TestClient } from './support/client';
 import { runUntilExit } from './support/process';
+import { deleteKeysWithPrefix, randomKeyPrefix } from './support/redis';
+import { describeWithRedis } from './support/services';
 
 const PASSWORD = 'correct horse battery staple';
 const uniqueEmail = () => `geo-${Math.random().toString(36).slice(2)}@example.com`;
@@ -217,5 +220,53 @@ describe('GEOIP_DB_PATH at start-up (e2e, real process)', () => {
     expect(output).toContain(`GEOIP_DB_PATH: ${text} is not a MaxMind DB (MMDB) file`);
     expect(output).not.toMatch(/\n\s+at /);
     expect(output).not.toContain('listening');
+  });
+});
+
+describeWithRedis('session location (e2e, Redis mode)', (redisUrl) => {
+  const prefix = randomKeyPrefix('geoip');
+  let target: TestApp;
+
+  beforeAll(async () => {
+    target = await startApp({
+      TRUST_PROXY: 'true',
+      GEOIP: 'on',
+      SESSION_STORE: 'redis',
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: prefix,
+    });
+  });
+
+  afterAll(async () => {
+    await target.close();
+    const redis = new Redis(redisUrl);
+    await deleteKeysWithPrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('stores and lists both locations and raises NEW_COUNTRY for the newcomer', async () => {
+    const email = uniqueEmail();
+    const home = await signedInClient(target, email, PASSWORD, { 'x-forwarded-for': US });
+    target.clock.advance(1000);
+    const abroad = new TestClient(target, { 'x-forwarded-for': JP });
+    await abroad.login(email, PASSWORD);
+
+    const sessions = await sessionsOf(abroad);
+    expect(sessions.get(home.sessionId as string)?.location).toEqual({
+      country: 'US',
+      countryName: 'United States',
+    });
+    expect(sessions.get(abroad.sessionId as string)?.location).toEqual({
+      country: 'JP',
+      countryName: 'Japan',
+    });
+    expect(await newCountryAlerts(home)).toEqual([{ sessionId: abroad.sessionId, country: 'JP' }]);
+
+    // A refresh from a new country moves the stored location in Redis too.
+    abroad.headers['x-forwarded-for'] = DE;
+    expect((await abroad.refresh()).statusCode).toBe(200);
+    expect((await sessionsOf(home)).get(abroad.sessionId as string)?.location).toMatchObject({
+      country: 'DE',
+    });
   });
 });
