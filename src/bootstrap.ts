@@ -17,6 +17,17 @@ export function trustProxySetting(value: string): boolean | number | string[] {
     .filter(Boolean);
 }
 
+/** The Fastify adapter for an environment: proxy trust, body limit, parameter length. */
+export function fastifyAdapter(env: Env): FastifyAdapter {
+  return new FastifyAdapter({
+    trustProxy: trustProxySetting(env.TRUST_PROXY),
+    bodyLimit: env.BODY_LIMIT,
+    // Nest sends its own 404 for unknown routes; long params are no session id anyway.
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+  });
+}
+
 /**
  * Builds the application for a validated environment: the Fastify adapter, cookies, security
  * headers, validation and shutdown hooks. `main.ts` listens on it; e2e tests use it as it is.
@@ -25,22 +36,23 @@ export async function createApp(
   env: Env,
   options: AppOptions & { logger?: false } = {},
 ): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({
-    trustProxy: trustProxySetting(env.TRUST_PROXY),
-    bodyLimit: env.BODY_LIMIT,
-    // Nest sends its own 404 for unknown routes; long params are no session id anyway.
-    routerOptions: { maxParamLength: 200 },
-    return503OnClosing: true,
-  });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(env, options),
-    adapter,
+    fastifyAdapter(env),
     {
       bodyParser: false,
       logger: options.logger ?? ['fatal', 'error', 'warn', 'log'],
     },
   );
+  await configureApp(app, env);
+  return app;
+}
 
+/**
+ * Everything `createApp` sets up on a created application (parsers, cookies, headers, CORS,
+ * validation, shutdown hooks); tests that build the app from a testing module call it too.
+ */
+export async function configureApp(app: NestFastifyApplication, env: Env): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: drop Fastify's text/plain parser so anything but JSON gets 415.
   fastify.removeContentTypeParser('text/plain');
@@ -74,5 +86,4 @@ export async function createApp(
       'JWT_SECRET is not set: using a random key for this process only (tokens die with it). Set JWT_SECRET (32+ bytes) outside development.',
     );
   }
-  return app;
 }

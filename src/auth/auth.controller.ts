@@ -1,6 +1,8 @@
 import { Body, Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientOf } from '../common/client';
+import { RateLimiter } from '../rate-limit/rate-limiter';
+import { RateLimited } from './auth-rate-limit.guard';
 import { AuthService, IssuedTokens, sessionExpiresAtIso } from './auth.service';
 import { AuthenticatedUser, CurrentUser } from './current-session.decorator';
 import { ChangePasswordDto, LoginDto, RegisterDto } from './dto/credentials.dto';
@@ -14,15 +16,18 @@ export class AuthController {
     private readonly auth: AuthService,
     private readonly fingerprints: FingerprintService,
     private readonly refreshCredentials: RefreshCredentialService,
+    private readonly rateLimiter: RateLimiter,
   ) {}
 
   @Public()
+  @RateLimited('register')
   @Post('register')
   register(@Body() body: RegisterDto) {
     return this.auth.register(body.email, body.password, body.displayName);
   }
 
   @Public()
+  @RateLimited('login')
   @Post('login')
   @HttpCode(200)
   async login(
@@ -31,10 +36,12 @@ export class AuthController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const issued = await this.auth.login(body.email, body.password, clientOf(request));
+    await this.rateLimiter.resetAccount('login', body.email);
     return this.respondWithTokens(reply, issued);
   }
 
   @Public()
+  @RateLimited('refresh')
   @Post('refresh')
   @HttpCode(200)
   async refresh(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
@@ -58,6 +65,7 @@ export class AuthController {
     return this.auth.me(user.id, user.sessionId);
   }
 
+  @RateLimited('password')
   @Post('password')
   @HttpCode(200)
   async changePassword(@CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto) {
@@ -67,6 +75,7 @@ export class AuthController {
       body.currentPassword,
       body.newPassword,
     );
+    await this.rateLimiter.resetAccount('password', user.id);
     return { revoked };
   }
 
