@@ -2,8 +2,10 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyHelmet from '@fastify/helmet';
 import { Logger, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, AppOptions } from './app.module';
+import { reasonPhrase } from './common/exception.filter';
 import { Env } from './config';
 
 /** Fastify's `trustProxy` from TRUST_PROXY: false, true, a hop count, or proxy addresses/CIDRs. */
@@ -17,14 +19,48 @@ export function trustProxySetting(value: string): boolean | number | string[] {
     .filter(Boolean);
 }
 
+/** @fastify/cors options, as `app.enableCors` takes them. */
+type CorsOptions = NonNullable<Parameters<NestFastifyApplication['enableCors']>[0]>;
+
+/**
+ * CORS for the configured origins only: the exact origin is echoed with credentials allowed (and
+ * `Vary: Origin`); any other origin, `null` included, gets no CORS header at all, so the browser
+ * keeps the answer from the page. Preflights from other origins get 404.
+ */
+export function corsOptions(allowedOrigins: readonly string[]): CorsOptions {
+  const allowed = new Set(allowedOrigins);
+  return {
+    origin: (origin, callback) =>
+      callback(null, origin !== undefined && allowed.has(origin) ? origin : false),
+    credentials: true,
+    methods: ['GET', 'POST', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type'],
+    exposedHeaders: ['Retry-After'],
+    maxAge: 600,
+  };
+}
+
 /** The Fastify adapter for an environment: proxy trust, body limit, parameter length. */
 export function fastifyAdapter(env: Env): FastifyAdapter {
   return new FastifyAdapter({
     trustProxy: trustProxySetting(env.TRUST_PROXY),
     bodyLimit: env.BODY_LIMIT,
-    // Nest sends its own 404 for unknown routes; long params are no session id anyway.
+    // A parameter this long is no session id: answered 404 below, like any unknown id.
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
+    // Paths the router refuses (too long a parameter, bad encoding) never reach Nest: answer them
+    // in the usual error shape, without Fastify's default of echoing the path back.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 404 : 400;
+      void reply
+        .code(status)
+        .header('cache-control', 'no-store')
+        .send({
+          statusCode: status,
+          error: reasonPhrase(status),
+          message: reasonPhrase(status),
+        });
+    },
   });
 }
 
@@ -68,6 +104,13 @@ export async function configureApp(app: NestFastifyApplication, env: Env): Promi
         imgSrc: ["'self'", 'data:'],
       },
     },
+  });
+
+  app.enableCors(corsOptions(env.CORS_ORIGINS));
+  // Responses carry tokens, session lists and addresses: no cache keeps them unless a route says so.
+  fastify.addHook('onSend', async (_request, reply, payload) => {
+    if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
+    return payload;
   });
 
   app.useGlobalPipes(

@@ -288,7 +288,8 @@ describeWithRedis('rate limits (e2e, Redis counters)', (url) => {
   let second: TestApp;
 
   beforeAll(async () => {
-    // Two instances of one deployment: one user database, one Redis.
+    // Two instances of one deployment: one user database, one Redis. Passport keeps one JWT
+    // strategy per process (the last app's), so these tests use public routes only.
     const limits = {
       RATE_LIMIT_LOGIN_PER_ACCOUNT: '3',
       DATABASE_URL: `sqlite:${join(dir, 'users.db')}`,
