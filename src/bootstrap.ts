@@ -1,4 +1,4 @@
-import fastifyCookie from '@fastify/cookie';
+import fastifyCookie, { CookieSerializeOptions, ParseOptions } from '@fastify/cookie';
 import fastifyHelmet from '@fastify/helmet';
 import { Logger, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -6,6 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, AppOptions } from './app.module';
 import { reasonPhrase } from './common/exception.filter';
+import { useDepthLimitedJsonParser } from './common/json-body';
 import { Env } from './config';
 
 /** Fastify's `trustProxy` from TRUST_PROXY: false, true, a hop count, or proxy addresses/CIDRs. */
@@ -92,8 +93,13 @@ export async function configureApp(app: NestFastifyApplication, env: Env): Promi
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: drop Fastify's text/plain parser so anything but JSON gets 415.
   fastify.removeContentTypeParser('text/plain');
+  useDepthLimitedJsonParser(fastify);
 
-  await app.register(fastifyCookie);
+  // Cookies are read as sent, never percent-decoded: ours are base64url, so an encoded variant of
+  // a fingerprint is not the value that was set and fails like any other wrong value.
+  // (@fastify/cookie hands `parseOptions` to the parser, though its typings call them serialize options.)
+  const parseOptions: ParseOptions = { decode: (value) => value };
+  await app.register(fastifyCookie, { parseOptions: parseOptions as CookieSerializeOptions });
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {
       directives: {
