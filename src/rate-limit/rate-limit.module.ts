@@ -1,10 +1,17 @@
-import { Module } from '@nestjs/common';
+import { ExecutionContext, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ThrottlerModule, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { Env } from '../config';
 import { createRedisClient } from '../redis/redis-client';
 import { InMemoryRateLimitStorage } from './in-memory-rate-limit.storage';
-import { rateLimitedRoute, rateLimitKey, rateLimitsFrom, RateLimits } from './rate-limit.policy';
+import {
+  RateLimitedRoute,
+  rateLimitedRoute,
+  rateLimitKey,
+  RateLimits,
+  RateLimitScope,
+  rateLimitsFrom,
+} from './rate-limit.policy';
 import { RateLimitStorage } from './rate-limit.storage';
 import { RateLimiter } from './rate-limiter';
 import { RedisRateLimitStorage } from './redis-rate-limit.storage';
@@ -29,6 +36,12 @@ export function rateLimitStorageFactory(config: ConfigService<Env, true>): RateL
   }
 }
 
+function routeOf(context: ExecutionContext): RateLimitedRoute {
+  const route = rateLimitedRoute(context);
+  if (route === undefined) throw new Error('a rate-limited handler lacks @RateLimited()');
+  return route;
+}
+
 /**
  * Two named throttlers, `ip` and `account`, whose limits depend on the route (`@RateLimited()`).
  * No X-RateLimit headers: they would make an unknown email and a wrong password answer differently.
@@ -38,12 +51,8 @@ export function throttlerOptions(
   storage: RateLimitStorage,
 ): ThrottlerModuleOptions {
   const ttl = limits.windowSeconds * 1000;
-  const limitOf =
-    (scope: 'ip' | 'account') => (context: Parameters<typeof rateLimitedRoute>[0]) => {
-      const route = rateLimitedRoute(context);
-      if (route === undefined) throw new Error('a rate-limited handler lacks @RateLimited()');
-      return limits.routes[route][scope];
-    };
+  const limitOf = (scope: RateLimitScope) => (context: ExecutionContext) =>
+    limits.routes[routeOf(context)][scope];
   return {
     throttlers: [
       { name: 'ip', ttl, limit: limitOf('ip') },
@@ -51,11 +60,7 @@ export function throttlerOptions(
     ],
     storage,
     setHeaders: false,
-    generateKey: (context, tracker, name) => {
-      const route = rateLimitedRoute(context);
-      if (route === undefined) throw new Error('a rate-limited handler lacks @RateLimited()');
-      return rateLimitKey(route, name, tracker);
-    },
+    generateKey: (context, tracker, name) => rateLimitKey(routeOf(context), name, tracker),
   };
 }
 
