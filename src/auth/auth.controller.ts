@@ -10,6 +10,8 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ApiGuarded, ApiJsonBody, REFRESH_SCHEME } from '../common/api-docs';
 import { clientOf } from '../common/client';
+import { RateLimiter } from '../rate-limit/rate-limiter';
+import { RateLimited } from './auth-rate-limit.guard';
 import { AuthService, IssuedTokens, sessionExpiresAtIso } from './auth.service';
 import { AuthenticatedUser, CurrentUser } from './current-session.decorator';
 import {
@@ -35,9 +37,11 @@ export class AuthController {
     private readonly auth: AuthService,
     private readonly fingerprints: FingerprintService,
     private readonly refreshCredentials: RefreshCredentialService,
+    private readonly rateLimiter: RateLimiter,
   ) {}
 
   @Public()
+  @RateLimited('register')
   @Post('register')
   @ApiOperation({ summary: 'Create an account' })
   @ApiCreatedResponse({ type: UserResponseDto, description: 'Account created' })
@@ -50,6 +54,7 @@ export class AuthController {
   }
 
   @Public()
+  @RateLimited('login')
   @Post('login')
   @HttpCode(200)
   @ApiOperation({ summary: 'Log in: a new session, an access token and its cookies' })
@@ -68,10 +73,12 @@ export class AuthController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const issued = await this.auth.login(body.email, body.password, clientOf(request));
+    await this.rateLimiter.resetAccount('login', body.email);
     return this.respondWithTokens(reply, issued);
   }
 
   @Public()
+  @RateLimited('refresh')
   @Post('refresh')
   @HttpCode(200)
   @ApiOperation({
@@ -114,6 +121,7 @@ export class AuthController {
     return this.auth.me(user.id, user.sessionId);
   }
 
+  @RateLimited('password')
   @Post('password')
   @HttpCode(200)
   @ApiOperation({ summary: 'Change the password; every other session ends' })
@@ -130,6 +138,7 @@ export class AuthController {
       body.currentPassword,
       body.newPassword,
     );
+    await this.rateLimiter.resetAccount('password', user.id);
     return { revoked };
   }
 

@@ -1,4 +1,10 @@
-import { ExecutionContext, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
+import {
+  ExecutionContext,
+  HttpException,
+  Injectable,
+  Logger,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { StoreUnavailableError } from '../common/errors';
@@ -25,13 +31,24 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     super();
   }
 
-  override canActivate(context: ExecutionContext) {
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [
       context.getHandler(),
       context.getClass(),
     ]);
     if (isPublic) return true;
-    return super.canActivate(context);
+    try {
+      return (await super.canActivate(context)) as boolean;
+    } catch (error) {
+      if (error instanceof StoreUnavailableError || error instanceof HttpException) throw error;
+      // Something threw inside the JWT library itself (a validly signed `null` payload does):
+      // the token is malformed, and the answer is the uniform 401, never a 500.
+      this.events.guardRejected('malformed_token');
+      this.logger.error(
+        `token check threw: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      throw new UnauthorizedException(UNAUTHORIZED_MESSAGE);
+    }
   }
 
   override handleRequest<TUser>(err: unknown, user: TUser, info: unknown): TUser {

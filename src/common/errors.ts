@@ -29,10 +29,10 @@ export class EmailTakenError extends DomainError {
   }
 }
 
-/** A store (session store or user database) failed or timed out; the request may be retried. */
+/** A store (session store, user database or rate-limit counters) failed or timed out; the request may be retried. */
 export class StoreUnavailableError extends DomainError {
   constructor(
-    readonly store: 'sessions' | 'users',
+    readonly store: 'sessions' | 'users' | 'rate-limit',
     override readonly cause?: unknown,
   ) {
     super(`The ${store} store is unavailable`);

@@ -19,6 +19,7 @@ import {
   SessionNotFoundError,
   SessionStoreFullError,
 } from '../sessions/session.errors';
+import { TooManyAttemptsError } from '../rate-limit/rate-limit.errors';
 
 interface ErrorBody {
   statusCode: number;
@@ -97,6 +98,11 @@ export class DomainExceptionFilter implements ExceptionFilter {
     if (error instanceof EmailTakenError) return make(HttpStatus.CONFLICT, 'EMAIL_TAKEN');
     if (error instanceof SessionLimitReachedError)
       return make(HttpStatus.CONFLICT, 'SESSION_LIMIT_REACHED');
+    if (error instanceof TooManyAttemptsError) {
+      return make(HttpStatus.TOO_MANY_REQUESTS, 'RATE_LIMITED', {
+        'retry-after': String(error.retryAfterSeconds),
+      });
+    }
     if (error instanceof SessionStoreFullError) {
       return make(HttpStatus.SERVICE_UNAVAILABLE, 'SESSION_STORE_FULL', {
         'retry-after': String(STORE_FULL_RETRY_AFTER_SECONDS),

@@ -34,6 +34,15 @@ describe('validateEnv', () => {
       TRUST_PROXY: 'false',
       GEOIP: true,
       LOG_LEVEL: 'info',
+      RATE_LIMIT_WINDOW: 900,
+      RATE_LIMIT_LOGIN_PER_IP: 200,
+      RATE_LIMIT_LOGIN_PER_ACCOUNT: 10,
+      RATE_LIMIT_REGISTER_PER_IP: 20,
+      RATE_LIMIT_REGISTER_PER_ACCOUNT: 5,
+      RATE_LIMIT_REFRESH_PER_IP: 300,
+      RATE_LIMIT_REFRESH_PER_SESSION: 30,
+      RATE_LIMIT_PASSWORD_PER_IP: 30,
+      RATE_LIMIT_PASSWORD_PER_ACCOUNT: 10,
     });
     expect(env.JWT_AUDIENCE).toBeUndefined();
   });
@@ -63,6 +72,11 @@ describe('validateEnv', () => {
     ).toEqual([expect.stringContaining('COOKIE_SECURE')]);
   });
 
+  it('reads rate limits as whole numbers and the window as a duration', () => {
+    const env = validateEnv({ RATE_LIMIT_WINDOW: '1h', RATE_LIMIT_LOGIN_PER_ACCOUNT: '3' });
+    expect([env.RATE_LIMIT_WINDOW, env.RATE_LIMIT_LOGIN_PER_ACCOUNT]).toEqual([3600, 3]);
+  });
+
   it('parses durations with and without units', () => {
     const env = validateEnv({
       ACCESS_TOKEN_TTL: '5m',
@@ -88,6 +102,12 @@ describe('validateEnv', () => {
     ['NODE_ENV', 'staging'],
     ['TRUST_PROXY', 'everyone'],
     ['CLEANUP_CRON', 'often'],
+    ['RATE_LIMIT_WINDOW', '0'],
+    ['RATE_LIMIT_WINDOW', '2d'],
+    ['RATE_LIMIT_LOGIN_PER_IP', '0'],
+    ['RATE_LIMIT_LOGIN_PER_ACCOUNT', 'ten'],
+    ['RATE_LIMIT_REFRESH_PER_SESSION', '-1'],
+    ['RATE_LIMIT_PASSWORD_PER_ACCOUNT', '1.5'],
   ])('names %s when it is %p', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems.length).toBeGreaterThan(0);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { applyDecorators } from '@nestjs/common';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsBoolean,
@@ -50,6 +51,9 @@ const list = () =>
           .map((item) => item.trim())
           .filter(Boolean),
   );
+
+/** An attempt count per window: a whole number from 1 to 1,000,000. */
+const rateLimit = () => applyDecorators(integer(), IsInt(), Min(1), Max(1_000_000));
 
 /**
  * Every environment variable the service reads, with its default. Validated once at start;
@@ -221,6 +225,41 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(1)
   ALERT_MAX_IPS = 3;
+
+  /**
+   * Rate limits of the auth routes: attempts per RATE_LIMIT_WINDOW, per client IP and per account
+   * (the email for login and register, the session for refresh, the user for a password change).
+   * A successful login or password change clears its account's counter.
+   */
+  @duration()
+  @IsInt()
+  @Min(1)
+  @Max(24 * 3600)
+  RATE_LIMIT_WINDOW = 15 * 60;
+
+  @rateLimit()
+  RATE_LIMIT_LOGIN_PER_IP = 200;
+
+  @rateLimit()
+  RATE_LIMIT_LOGIN_PER_ACCOUNT = 10;
+
+  @rateLimit()
+  RATE_LIMIT_REGISTER_PER_IP = 20;
+
+  @rateLimit()
+  RATE_LIMIT_REGISTER_PER_ACCOUNT = 5;
+
+  @rateLimit()
+  RATE_LIMIT_REFRESH_PER_IP = 300;
+
+  @rateLimit()
+  RATE_LIMIT_REFRESH_PER_SESSION = 30;
+
+  @rateLimit()
+  RATE_LIMIT_PASSWORD_PER_IP = 30;
+
+  @rateLimit()
+  RATE_LIMIT_PASSWORD_PER_ACCOUNT = 10;
 
   /** Largest request body accepted, in bytes. */
   @integer()

@@ -36,6 +36,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly rateLimited = new Counter({
+    name: 'fpa_rate_limited_total',
+    help: 'Requests refused by a rate limit, by route and scope (ip or account)',
+    labelNames: ['route', 'scope'] as const,
+    registers: [this.registry],
+  });
+
   readonly refreshes = new Counter({
     name: 'fpa_refreshes_total',
     help: 'Refresh attempts by result',

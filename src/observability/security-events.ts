@@ -60,6 +60,12 @@ export class SecurityEvents {
     }
   }
 
+  /** A request refused by a rate limit: brute force or credential stuffing, or a busy NAT. */
+  rateLimited(route: string, scope: string, details: { ip?: string } = {}): void {
+    this.metrics.rateLimited.inc({ route, scope });
+    this.logger.warn({ event: 'rate_limited', route, scope, ...details });
+  }
+
   alertRaised(code: string, details: { userId: string; sessionId?: string }): void {
     this.metrics.alerts.inc({ code });
     this.logger.warn({ event: 'session_alert', code, ...details });

@@ -6,6 +6,20 @@ import { Env, validateEnv } from '../../src/config';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
+/** Limits no e2e suite reaches, whatever it does from 127.0.0.1. */
+export const RELAXED_RATE_LIMITS: Record<string, string> = Object.fromEntries(
+  [
+    'LOGIN_PER_IP',
+    'LOGIN_PER_ACCOUNT',
+    'REGISTER_PER_IP',
+    'REGISTER_PER_ACCOUNT',
+    'REFRESH_PER_IP',
+    'REFRESH_PER_SESSION',
+    'PASSWORD_PER_IP',
+    'PASSWORD_PER_ACCOUNT',
+  ].map((name) => [`RATE_LIMIT_${name}`, '1000000']),
+);
+
 /** The environment e2e tests start from: production defaults, an in-memory SQLite database. */
 export function testEnv(overrides: Record<string, string> = {}): Env {
   return validateEnv({
@@ -16,6 +30,8 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
     LOG_LEVEL: 'silent',
     // Tests drive cleanup themselves; the cron job would fire on 1 January only.
     CLEANUP_CRON: '0 0 0 1 1 *',
+    // Suites log in many times from one address; test/security/rate-limit tests the limits.
+    ...RELAXED_RATE_LIMITS,
     ...overrides,
   });
 }

@@ -34,3 +34,11 @@ export function describeWithRedis(name: string, body: SuiteBody): void {
 export function describeWithPostgres(name: string, body: SuiteBody): void {
   describeWithService('DATABASE_URL_TEST', 'PostgreSQL', name, body);
 }
+
+/**
+ * Suites that drive a real Chromium (Debian's, at CHROMIUM_PATH; playwright-core never downloads
+ * one). Skipped outside CI when CHROMIUM_PATH is unset; with CI=true, unset fails.
+ */
+export function describeWithChromium(name: string, body: (executablePath: string) => void): void {
+  describeWithService('CHROMIUM_PATH', 'Chromium', name, body);
+}

@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import type { ExecutionContext } from '@nestjs/common';
+import type { ConfigService } from '@nestjs/config';
+import type { Env } from '../config';
+
+/** The routes with rate limits; each is limited per client IP and per account. */
+export type RateLimitedRoute = 'login' | 'register' | 'refresh' | 'password';
+
+/** `ip`: the client address (request.ip, which honours TRUST_PROXY). `account`: see `AuthRateLimitGuard`. */
+export type RateLimitScope = 'ip' | 'account';
+
+export interface RateLimitPolicy {
+  readonly ip: number;
+  readonly account: number;
+}
+
+export interface RateLimits {
+  /** One window for every limit, in seconds; a blocked caller waits out the rest of it. */
+  readonly windowSeconds: number;
+  readonly routes: Readonly<Record<RateLimitedRoute, RateLimitPolicy>>;
+}
+
+/** Metadata naming the route's limits; set by `@RateLimited()`. */
+export const RATE_LIMITED_ROUTE = 'fingerprint-auth:rate-limited-route';
+
+export function rateLimitsFrom(config: ConfigService<Env, true>): RateLimits {
+  const get = <K extends keyof Env>(key: K): Env[K] => config.get(key, { infer: true });
+  return {
+    windowSeconds: get('RATE_LIMIT_WINDOW'),
+    routes: {
+      login: { ip: get('RATE_LIMIT_LOGIN_PER_IP'), account: get('RATE_LIMIT_LOGIN_PER_ACCOUNT') },
+      register: {
+        ip: get('RATE_LIMIT_REGISTER_PER_IP'),
+        account: get('RATE_LIMIT_REGISTER_PER_ACCOUNT'),
+      },
+      refresh: {
+        ip: get('RATE_LIMIT_REFRESH_PER_IP'),
+        account: get('RATE_LIMIT_REFRESH_PER_SESSION'),
+      },
+      password: {
+        ip: get('RATE_LIMIT_PASSWORD_PER_IP'),
+        account: get('RATE_LIMIT_PASSWORD_PER_ACCOUNT'),
+      },
+    },
+  };
+}
+
+/** The route a handler's limits belong to; undefined for a handler without `@RateLimited()`. */
+export function rateLimitedRoute(context: ExecutionContext): RateLimitedRoute | undefined {
+  return Reflect.getMetadata(RATE_LIMITED_ROUTE, context.getHandler()) as
+    RateLimitedRoute | undefined;
+}
+
+/**
+ * The storage key of one counter. The tracker (an address, email, session or user id) is hashed:
+ * keys have a fixed length and an email never sits in Redis in clear.
+ */
+export function rateLimitKey(
+  route: RateLimitedRoute,
+  scope: RateLimitScope | string,
+  tracker: string,
+): string {
+  return `${route}:${scope}:${createHash('sha256').update(tracker).digest('base64url')}`;
+}

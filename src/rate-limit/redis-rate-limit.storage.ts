@@ -1,0 +1,106 @@
+import { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
+import type Redis from 'ioredis';
+import { StoreUnavailableError } from '../common/errors';
+import { RedisClient, waitUntilReady } from '../redis/redis-client';
+import { RateLimitRecord, RateLimitStorage } from './rate-limit.storage';
+
+/**
+ * Counters in Redis, shared by every instance: @nest-lab/throttler-storage-redis's atomic Lua
+ * script, with every key under the service's prefix (`<prefix>{<key>:<throttler>}:hits` and
+ * `:blocked`; the hash tag keeps both in one Cluster slot), plus `reset`. A Redis that fails is a
+ * 503, never a pass.
+ */
+export class RedisRateLimitStorage
+  extends ThrottlerStorageRedisService
+  implements RateLimitStorage, OnModuleInit, OnApplicationShutdown
+{
+  private closing?: Promise<void>;
+
+  constructor(
+    client: RedisClient,
+    private readonly prefix: string,
+  ) {
+    // Redis and Cluster are two overloads of the parent constructor; both are accepted.
+    super(client as Redis);
+  }
+
+  /** Gives the connection a moment at start; a Redis still down then means 503s until it is back. */
+  async onModuleInit(): Promise<void> {
+    await waitUntilReady(this.redis, 2000);
+  }
+
+  override async increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<RateLimitRecord> {
+    const [hitKey, blockKey] = this.keysOf(key, throttlerName);
+    let result: unknown;
+    try {
+      // The parent's script, run here only because the parent cannot put a prefix before its keys.
+      result = await this.redis.call(
+        'eval',
+        this.scriptSrc,
+        2,
+        hitKey,
+        blockKey,
+        throttlerName,
+        ttl,
+        limit,
+        blockDuration,
+      );
+    } catch (error) {
+      throw new StoreUnavailableError('rate-limit', error);
+    }
+    const values = Array.isArray(result) ? result : [];
+    if (values.length !== 4 || values.some((value) => typeof value !== 'number')) {
+      throw new StoreUnavailableError('rate-limit', new TypeError('unexpected script result'));
+    }
+    const [totalHits, timeToExpire, isBlocked, timeToBlockExpire] = values as number[];
+    return {
+      totalHits,
+      timeToExpire: Math.ceil(timeToExpire / 1000),
+      isBlocked: isBlocked === 1,
+      timeToBlockExpire: Math.ceil(timeToBlockExpire / 1000),
+    };
+  }
+
+  async reset(key: string, throttlerName: string): Promise<void> {
+    try {
+      await this.redis.del(...this.keysOf(key, throttlerName));
+    } catch (error) {
+      throw new StoreUnavailableError('rate-limit', error);
+    }
+  }
+
+  /** Closes the connection once, although two providers (ours and Throttler's) share this instance. */
+  onApplicationShutdown(): Promise<void> {
+    this.closing ??= closeClient(this.redis);
+    return this.closing;
+  }
+
+  private keysOf(key: string, throttlerName: string): [string, string] {
+    const tag = `${this.prefix}{${key}:${throttlerName}}`;
+    return [`${tag}:hits`, `${tag}:blocked`];
+  }
+}
+
+/** QUIT, then wait for the socket to end (at most a second: a dead server gets a plain disconnect). */
+async function closeClient(client: RedisClient): Promise<void> {
+  if (client.status === 'end') return;
+  const ended = new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      client.disconnect();
+      resolve();
+    }, 1000);
+    client.once('end', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  await client.quit().catch(() => client.disconnect());
+  await ended;
+}

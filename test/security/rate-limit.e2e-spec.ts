@@ -1,0 +1,399 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigService } from '@nestjs/config';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type Redis from 'ioredis';
+import { AppModule } from '../../src/app.module';
+import { configureApp, fastifyAdapter } from '../../src/bootstrap';
+import { FakeClock } from '../../src/common/clock';
+import { RateLimitStorage } from '../../src/rate-limit/rate-limit.storage';
+import { RedisRateLimitStorage } from '../../src/rate-limit/redis-rate-limit.storage';
+import { InMemorySessionRepository } from '../../src/sessions/in-memory-session.repository';
+import { SessionRepository } from '../../src/sessions/session.repository';
+import { sessionPolicy } from '../../src/sessions/sessions.module';
+import { startApp, testEnv, TestApp } from '../support/app';
+import { signedInClient, TestClient } from '../support/client';
+import { keysWithPrefix, RedisServer, startRedisServer } from '../support/redis-server';
+import { describeWithRedis } from '../support/services';
+
+const PASSWORD = 'correct horse battery staple';
+const TOO_MANY = {
+  statusCode: 429,
+  error: 'Too Many Requests',
+  message: 'Too many attempts; try again later',
+  code: 'RATE_LIMITED',
+};
+const uniqueEmail = () => `rl-${randomBytes(6).toString('hex')}@example.com`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Target = Pick<TestApp, 'inject'>;
+
+const login = (target: Target, email: string, password: string, ip?: string) =>
+  target.inject({
+    method: 'POST',
+    url: '/auth/login',
+    payload: { email, password },
+    headers: ip ? { 'x-forwarded-for': ip } : {},
+  });
+
+const register = (target: Target, email: string, ip?: string) =>
+  target.inject({
+    method: 'POST',
+    url: '/auth/register',
+    payload: { email, password: PASSWORD },
+    headers: ip ? { 'x-forwarded-for': ip } : {},
+  });
+
+function expectTooMany(response: LightMyRequestResponse, windowSeconds = 900): void {
+  expect({ status: response.statusCode, body: response.json() }).toEqual({
+    status: 429,
+    body: TOO_MANY,
+  });
+  const retryAfter = Number(response.headers['retry-after']);
+  expect(Number.isInteger(retryAfter)).toBe(true);
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  expect(retryAfter).toBeLessThanOrEqual(windowSeconds);
+  expect(response.headers['set-cookie']).toBeUndefined();
+  expect(response.body).not.toContain('accessToken');
+}
+
+describe('rate limits (e2e, in-memory counters)', () => {
+  describe('login, behind a trusted proxy', () => {
+    let target: TestApp;
+
+    beforeAll(async () => {
+      target = await startApp({
+        TRUST_PROXY: 'true',
+        RATE_LIMIT_LOGIN_PER_ACCOUNT: '3',
+        RATE_LIMIT_LOGIN_PER_IP: '5',
+      });
+    });
+
+    afterAll(() => target.close());
+
+    it('blocks an account after its limit even from fresh addresses, the right password too', async () => {
+      const email = uniqueEmail();
+      const owner = await signedInClient(target, email, PASSWORD, {
+        'x-forwarded-for': '198.51.100.1',
+      });
+      for (let i = 0; i < 3; i++) {
+        const wrong = await login(target, email, `wrong guess ${i}`, `203.0.113.${10 + i}`);
+        expect(wrong.statusCode).toBe(401);
+      }
+      const blocked = await login(target, email, PASSWORD, '203.0.113.99');
+      expectTooMany(blocked);
+      // Nothing was stored: the owner's device list still holds one session.
+      const sessions = await owner.get('/sessions');
+      expect(sessions.json().sessions).toHaveLength(1);
+      // Another account from one of the same addresses is not affected.
+      const other = uniqueEmail();
+      expect((await register(target, other, '203.0.113.50')).statusCode).toBe(201);
+      expect((await login(target, other, PASSWORD, '203.0.113.10')).statusCode).toBe(200);
+    });
+
+    it('forgets the failures of an account once it logs in successfully', async () => {
+      const email = uniqueEmail();
+      expect((await register(target, email, '198.51.100.2')).statusCode).toBe(201);
+      // Nine attempts, three times the limit, none blocked: each success clears the counter.
+      for (let round = 0; round < 3; round++) {
+        const ip = `198.51.100.${20 + round}`;
+        expect((await login(target, email, 'not it', ip)).statusCode).toBe(401);
+        expect((await login(target, email, 'not it either', ip)).statusCode).toBe(401);
+        expect((await login(target, email, PASSWORD, ip)).statusCode).toBe(200);
+      }
+      for (let i = 0; i < 3; i++) {
+        expect((await login(target, email, 'nope', `198.51.100.${30 + i}`)).statusCode).toBe(401);
+      }
+      expectTooMany(await login(target, email, PASSWORD, '198.51.100.40'));
+    });
+
+    it('blocks one address after its limit across accounts, and only that address', async () => {
+      const ip = '192.0.2.77';
+      for (let i = 0; i < 5; i++) {
+        expect((await login(target, uniqueEmail(), 'whatever pass', ip)).statusCode).toBe(401);
+      }
+      expectTooMany(await login(target, uniqueEmail(), 'whatever pass', ip));
+      expect((await login(target, uniqueEmail(), 'whatever pass', '192.0.2.78')).statusCode).toBe(
+        401,
+      );
+    });
+
+    it('counts bodies without an email against the address, and answers them 400', async () => {
+      const ip = '192.0.2.90';
+      for (let i = 0; i < 5; i++) {
+        const response = await target.inject({
+          method: 'POST',
+          url: '/auth/login',
+          payload: { email: { $ne: '' }, password: 'x' },
+          headers: { 'x-forwarded-for': ip },
+        });
+        expect(response.statusCode).toBe(400);
+      }
+      expectTooMany(await login(target, uniqueEmail(), 'whatever pass', ip));
+    });
+  });
+
+  describe('login, without a trusted proxy (TRUST_PROXY=false)', () => {
+    let target: TestApp;
+
+    beforeAll(async () => {
+      target = await startApp({ RATE_LIMIT_LOGIN_PER_IP: '3' });
+    });
+
+    afterAll(() => target.close());
+
+    it('ignores X-Forwarded-For: rotating it buys no attempts', async () => {
+      for (let i = 0; i < 3; i++) {
+        const response = await login(target, uniqueEmail(), 'guess', `203.0.113.${i + 1}`);
+        expect(response.statusCode).toBe(401);
+      }
+      expectTooMany(await login(target, uniqueEmail(), 'guess', '203.0.113.200'));
+    });
+  });
+
+  describe('windows expire', () => {
+    let target: TestApp;
+
+    beforeAll(async () => {
+      target = await startApp({ RATE_LIMIT_WINDOW: '1', RATE_LIMIT_LOGIN_PER_ACCOUNT: '1' });
+    });
+
+    afterAll(() => target.close());
+
+    it('lets the real user in once Retry-After has passed', async () => {
+      const email = uniqueEmail();
+      expect((await register(target, email)).statusCode).toBe(201);
+      expect((await login(target, email, 'wrong password')).statusCode).toBe(401);
+      const blocked = await login(target, email, PASSWORD);
+      expectTooMany(blocked, 1);
+      await sleep(Number(blocked.headers['retry-after']) * 1000 + 300);
+      expect((await login(target, email, PASSWORD)).statusCode).toBe(200);
+    });
+  });
+
+  describe('register, refresh and password change', () => {
+    let target: TestApp;
+
+    beforeAll(async () => {
+      target = await startApp({
+        TRUST_PROXY: 'true',
+        RATE_LIMIT_REGISTER_PER_ACCOUNT: '2',
+        RATE_LIMIT_REGISTER_PER_IP: '4',
+        RATE_LIMIT_REFRESH_PER_SESSION: '2',
+        RATE_LIMIT_PASSWORD_PER_ACCOUNT: '2',
+      });
+    });
+
+    afterAll(() => target.close());
+
+    it('limits registrations per email and per address', async () => {
+      const email = uniqueEmail();
+      expect((await register(target, email, '203.0.113.1')).statusCode).toBe(201);
+      expect((await register(target, email.toUpperCase(), '203.0.113.2')).statusCode).toBe(409);
+      expectTooMany(await register(target, ` ${email} `, '203.0.113.3'));
+
+      const ip = '203.0.113.9';
+      for (let i = 0; i < 4; i++)
+        expect((await register(target, uniqueEmail(), ip)).statusCode).toBe(201);
+      const blockedEmail = uniqueEmail();
+      expectTooMany(await register(target, blockedEmail, ip));
+      // The refused registration stored nothing.
+      expect((await login(target, blockedEmail, PASSWORD, '203.0.113.10')).statusCode).toBe(401);
+    });
+
+    it('limits refreshes per session, whatever the address', async () => {
+      const client = await signedInClient(target);
+      const other = await signedInClient(target);
+      client.headers['x-forwarded-for'] = '203.0.113.20';
+      expect((await client.refresh()).statusCode).toBe(200);
+      client.headers['x-forwarded-for'] = '203.0.113.21';
+      expect((await client.refresh()).statusCode).toBe(200);
+      client.headers['x-forwarded-for'] = '203.0.113.22';
+      expectTooMany(await client.refresh());
+      // The refused refresh rotated nothing: the current token still works.
+      expect((await client.get('/auth/me')).statusCode).toBe(200);
+      expect((await other.refresh()).statusCode).toBe(200);
+    });
+
+    it('limits password changes per user; a success clears the counter', async () => {
+      const client = await signedInClient(target, uniqueEmail(), PASSWORD);
+      const change = (current: string, next: string) =>
+        client.post('/auth/password', { currentPassword: current, newPassword: next });
+      expect((await change('wrong current', 'new passphrase 1')).statusCode).toBe(401);
+      expect((await change(PASSWORD, 'new passphrase 1')).statusCode).toBe(200);
+      expect((await change('wrong current', 'new passphrase 2')).statusCode).toBe(401);
+      expect((await change('wrong again', 'new passphrase 2')).statusCode).toBe(401);
+      expectTooMany(await change('new passphrase 1', 'new passphrase 2'));
+      // Blocked before the check: the password did not change.
+      const email = (await client.get('/auth/me')).json().email as string;
+      expect((await login(target, email, 'new passphrase 1', '203.0.113.30')).statusCode).toBe(200);
+      // Unauthenticated attempts never reach the counter: they are 401s from the guard.
+      const stranger = new TestClient(target);
+      expect((await stranger.post('/auth/password', {})).statusCode).toBe(401);
+    });
+  });
+});
+
+/** The app with Redis rate-limit counters; sessions stay in memory so only the counters use Redis. */
+async function startAppWithRedisCounters(
+  redisUrl: string,
+  prefix: string,
+  overrides: Record<string, string> = {},
+): Promise<TestApp> {
+  const env = testEnv({
+    SESSION_STORE: 'redis',
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: prefix,
+    TRUST_PROXY: 'true',
+    ...overrides,
+  });
+  const clock = new FakeClock(Date.now());
+  const moduleRef = await Test.createTestingModule({
+    imports: [AppModule.forRoot(env, { clock })],
+  })
+    .overrideProvider(SessionRepository)
+    .useValue(
+      new InMemorySessionRepository(
+        sessionPolicy(new ConfigService(env)),
+        env.SESSION_CAPACITY,
+        clock,
+      ),
+    )
+    .compile();
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(fastifyAdapter(env), {
+    bodyParser: false,
+    logger: false,
+  });
+  await configureApp(app, env);
+  await app.init();
+  const fastify = app.getHttpAdapter().getInstance();
+  await fastify.ready();
+  return {
+    app,
+    env,
+    clock,
+    inject: (options: InjectOptions) => fastify.inject(options),
+    close: () => app.close(),
+  };
+}
+
+describeWithRedis('rate limits (e2e, Redis counters)', (url) => {
+  const prefix = `fpa-rl-${randomBytes(6).toString('hex')}:`;
+  const dir = mkdtempSync(join(tmpdir(), 'fpa-rl-'));
+  let first: TestApp;
+  let second: TestApp;
+
+  beforeAll(async () => {
+    // Two instances of one deployment: one user database, one Redis. Passport keeps one JWT
+    // strategy per process (the last app's), so these tests use public routes only.
+    const limits = {
+      RATE_LIMIT_LOGIN_PER_ACCOUNT: '3',
+      DATABASE_URL: `sqlite:${join(dir, 'users.db')}`,
+    };
+    first = await startAppWithRedisCounters(url, prefix, limits);
+    second = await startAppWithRedisCounters(url, prefix, limits);
+  });
+
+  afterAll(async () => {
+    try {
+      const redis = (first.app.get(RateLimitStorage) as RedisRateLimitStorage).redis as Redis;
+      for (const key of await keysWithPrefix(redis, prefix)) await redis.del(key);
+    } finally {
+      await first?.close();
+      await second?.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shares counters between instances, keyed under the prefix without the email', async () => {
+    const email = uniqueEmail();
+    expect((await register(first, email)).statusCode).toBe(201);
+    expect((await register(second, email)).statusCode).toBe(409);
+    expect((await login(first, email, 'wrong 1', '203.0.113.1')).statusCode).toBe(401);
+    expect((await login(second, email, 'wrong 2', '203.0.113.2')).statusCode).toBe(401);
+    expect((await login(first, email, 'wrong 3', '203.0.113.3')).statusCode).toBe(401);
+    expectTooMany(await login(second, email, PASSWORD, '203.0.113.4'));
+    expectTooMany(await login(first, email, PASSWORD, '203.0.113.5'));
+
+    const redis = (first.app.get(RateLimitStorage) as RedisRateLimitStorage).redis as Redis;
+    const keys = await keysWithPrefix(redis, prefix);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.every((key) => key.startsWith(`${prefix}ratelimit:`))).toBe(true);
+    expect(keys.join('\n')).not.toContain(email);
+  });
+
+  it('a success on one instance clears the account on the other', async () => {
+    const email = uniqueEmail();
+    expect((await register(first, email)).statusCode).toBe(201);
+    expect((await login(first, email, 'wrong 1')).statusCode).toBe(401);
+    expect((await login(first, email, 'wrong 2')).statusCode).toBe(401);
+    expect((await login(second, email, PASSWORD)).statusCode).toBe(200);
+    expect((await login(first, email, 'wrong 3')).statusCode).toBe(401);
+    expect((await login(first, email, 'wrong 4')).statusCode).toBe(401);
+    expect((await login(second, email, PASSWORD)).statusCode).toBe(200);
+  });
+});
+
+describeWithRedis('rate limits (e2e) when Redis is down', () => {
+  let redis: RedisServer;
+  let target: TestApp;
+
+  beforeAll(async () => {
+    redis = await startRedisServer(7710);
+    target = await startAppWithRedisCounters(
+      redis.url,
+      `fpa-rl-down-${randomBytes(4).toString('hex')}:`,
+    );
+  });
+
+  afterAll(async () => {
+    await target?.close();
+    await redis?.close();
+  });
+
+  it('answers 503 with Retry-After, issues nothing and stores nothing, then recovers', async () => {
+    const email = uniqueEmail();
+    expect((await register(target, email)).statusCode).toBe(201);
+    const client = new TestClient(target);
+    await client.login(email, PASSWORD);
+
+    await redis.stop();
+    const refused = await login(target, email, PASSWORD);
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json()).toEqual({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: 'The rate-limit store is unavailable',
+      code: 'STORE_UNAVAILABLE',
+    });
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(refused.headers['set-cookie']).toBeUndefined();
+    const newcomer = uniqueEmail();
+    expect((await register(target, newcomer)).statusCode).toBe(503);
+    // Routes without limits do not depend on the counters.
+    expect((await client.get('/auth/me')).statusCode).toBe(200);
+    expect((await client.get('/sessions')).json().sessions).toHaveLength(1);
+
+    await redis.start();
+    const deadline = Date.now() + 10_000;
+    let again = await login(target, email, PASSWORD);
+    while (again.statusCode === 503 && Date.now() < deadline) {
+      await sleep(100);
+      again = await login(target, email, PASSWORD);
+    }
+    expect(again.statusCode).toBe(200);
+    // The registration refused while Redis was down never happened.
+    expect((await login(target, newcomer, PASSWORD)).statusCode).toBe(401);
+  });
+
+  it('closes its Redis connection when the app shuts down', async () => {
+    const app = await startAppWithRedisCounters(redis.url, 'fpa-rl-close:');
+    const storage = app.app.get(RateLimitStorage) as RedisRateLimitStorage;
+    await app.close();
+    expect(storage.redis.status).toBe('end');
+  });
+});
