@@ -2,7 +2,8 @@ import { ExecutionContext, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ThrottlerModule, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { Env } from '../config';
-import { createRedisClient } from '../redis/redis-client';
+import { RedisClient } from '../redis/redis-client';
+import { REDIS_CLIENT, RedisModule } from '../redis/redis.module';
 import { InMemoryRateLimitStorage } from './in-memory-rate-limit.storage';
 import {
   RateLimitedRoute,
@@ -17,16 +18,18 @@ import { RateLimiter } from './rate-limiter';
 import { RedisRateLimitStorage } from './redis-rate-limit.storage';
 
 /** Counters live where the sessions live: in this process, or in Redis shared by every instance. */
-export function rateLimitStorageFactory(config: ConfigService<Env, true>): RateLimitStorage {
+export function rateLimitStorageFactory(
+  config: ConfigService<Env, true>,
+  redis: RedisClient | null,
+): RateLimitStorage {
   const store = config.get('SESSION_STORE', { infer: true });
   switch (store) {
     case 'memory':
       return new InMemoryRateLimitStorage();
     case 'redis':
+      if (redis === null) throw new Error('SESSION_STORE=redis needs the Redis client');
       return new RedisRateLimitStorage(
-        createRedisClient(config.get('REDIS_URL', { infer: true }) as string, {
-          connectionName: 'fingerprint-auth:rate-limit',
-        }),
+        redis,
         `${config.get('REDIS_KEY_PREFIX', { infer: true })}ratelimit:`,
       );
     default: {
@@ -65,8 +68,13 @@ export function throttlerOptions(
 }
 
 @Module({
+  imports: [RedisModule],
   providers: [
-    { provide: RateLimitStorage, inject: [ConfigService], useFactory: rateLimitStorageFactory },
+    {
+      provide: RateLimitStorage,
+      inject: [ConfigService, REDIS_CLIENT],
+      useFactory: rateLimitStorageFactory,
+    },
   ],
   exports: [RateLimitStorage],
 })

@@ -1,33 +1,26 @@
-import { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type Redis from 'ioredis';
 import { StoreUnavailableError } from '../common/errors';
-import { RedisClient, waitUntilReady } from '../redis/redis-client';
+import { RedisClient } from '../redis/redis-client';
 import { RateLimitRecord, RateLimitStorage } from './rate-limit.storage';
 
 /**
  * Counters in Redis, shared by every instance: @nest-lab/throttler-storage-redis's atomic Lua
  * script, with every key under the service's prefix (`<prefix>{<key>:<throttler>}:hits` and
  * `:blocked`; the hash tag keeps both in one Cluster slot), plus `reset`. A Redis that fails is a
- * 503, never a pass.
+ * 503, never a pass. The connection is the service's shared one (`REDIS_CLIENT`): its owner opens
+ * and closes it.
  */
 export class RedisRateLimitStorage
   extends ThrottlerStorageRedisService
-  implements RateLimitStorage, OnModuleInit, OnApplicationShutdown
+  implements RateLimitStorage
 {
-  private closing?: Promise<void>;
-
   constructor(
     client: RedisClient,
     private readonly prefix: string,
   ) {
     // Redis and Cluster are two overloads of the parent constructor; both are accepted.
     super(client as Redis);
-  }
-
-  /** Gives the connection a moment at start; a Redis still down then means 503s until it is back. */
-  async onModuleInit(): Promise<void> {
-    await waitUntilReady(this.redis, 2000);
   }
 
   override async increment(
@@ -76,31 +69,8 @@ export class RedisRateLimitStorage
     }
   }
 
-  /** Closes the connection once, although two providers (ours and Throttler's) share this instance. */
-  onApplicationShutdown(): Promise<void> {
-    this.closing ??= closeClient(this.redis);
-    return this.closing;
-  }
-
   private keysOf(key: string, throttlerName: string): [string, string] {
     const tag = `${this.prefix}{${key}:${throttlerName}}`;
     return [`${tag}:hits`, `${tag}:blocked`];
   }
-}
-
-/** QUIT, then wait for the socket to end (at most a second: a dead server gets a plain disconnect). */
-async function closeClient(client: RedisClient): Promise<void> {
-  if (client.status === 'end') return;
-  const ended = new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      client.disconnect();
-      resolve();
-    }, 1000);
-    client.once('end', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-  await client.quit().catch(() => client.disconnect());
-  await ended;
 }

@@ -65,19 +65,23 @@ async function redisClientFactory(config: ConfigService<Env, true>): Promise<Red
 export class RedisModule implements OnApplicationShutdown {
   constructor(@Inject(REDIS_CLIENT) private readonly client: RedisClient | null) {}
 
-  /** Runs after the HTTP server has closed: QUIT lets in-flight commands finish, bounded. */
+  /**
+   * Runs after the HTTP server has closed: QUIT lets in-flight commands finish, then the socket
+   * ends; bounded, so a dead server gets a plain disconnect instead of a wait.
+   */
   async onApplicationShutdown(): Promise<void> {
-    if (this.client === null) return;
+    const client = this.client;
+    if (client === null || client.status === 'end') return;
     let timer: NodeJS.Timeout | undefined;
-    const quit = this.client.quit().then(
-      () => true,
-      () => false,
-    );
-    const timeout = new Promise<false>(
-      (resolve) => (timer = setTimeout(resolve, QUIT_WAIT_MS, false)),
-    );
-    const clean = await Promise.race([quit, timeout]);
+    const ended = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        client.disconnect();
+        resolve();
+      }, QUIT_WAIT_MS);
+      client.once('end', () => resolve());
+    });
+    await client.quit().catch(() => client.disconnect());
+    await ended;
     clearTimeout(timer);
-    if (!clean) this.client.disconnect();
   }
 }

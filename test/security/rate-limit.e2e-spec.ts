@@ -390,7 +390,7 @@ describeWithRedis('rate limits (e2e) when Redis is down', () => {
     expect((await login(target, newcomer, PASSWORD)).statusCode).toBe(401);
   });
 
-  it('closes its Redis connection when the app shuts down', async () => {
+  it('its Redis connection is closed when the app shuts down', async () => {
     const app = await startAppWithRedisCounters(redis.url, 'fpa-rl-close:');
     const storage = app.app.get(RateLimitStorage) as RedisRateLimitStorage;
     await app.close();
