@@ -110,6 +110,8 @@ describeWithRedis('several instances sharing Redis and PostgreSQL (e2e)', (redis
         DATABASE_URL: databaseUrl(),
         MAX_SESSIONS_PER_USER: '5',
         SESSION_LIMIT_POLICY: policy,
+        // 20 logins of one account in a moment: a brute-force pattern the default limit stops.
+        RATE_LIMIT_LOGIN_PER_ACCOUNT: '100',
       };
       // One after the other: both would run the user-table migration at once otherwise.
       const a = await startService(env, ports[0]);
