@@ -1,5 +1,6 @@
 import { startApp, TestApp } from './support/app';
 import { signedInClient, TestClient } from './support/client';
+import { expectLimitHoldsUnderConcurrentLogins } from './support/session-limit';
 
 const PASSWORD = 'correct horse battery staple';
 const uniqueEmail = () => `s-${Math.random().toString(36).slice(2)}@example.com`;
@@ -334,41 +335,7 @@ describe.each(['evict-oldest', 'reject'] as const)('per-user session limit, %s (
   it('holds exactly 5 under 20 simultaneous logins', async () => {
     const email = uniqueEmail();
     await new TestClient(target).register(email, PASSWORD);
-    const responses = await Promise.all(
-      Array.from({ length: 20 }, () =>
-        target.inject({
-          method: 'POST',
-          url: '/auth/login',
-          payload: { email, password: PASSWORD },
-        }),
-      ),
-    );
-    const statuses = responses.map((response) => response.statusCode);
-    if (policy === 'reject') {
-      expect(statuses.filter((status) => status === 200)).toHaveLength(5);
-      expect(statuses.filter((status) => status === 409)).toHaveLength(15);
-      const rejected = responses.find((response) => response.statusCode === 409);
-      expect(rejected?.json()).toMatchObject({ statusCode: 409, code: 'SESSION_LIMIT_REACHED' });
-    } else {
-      expect(statuses).toEqual(Array(20).fill(200));
-    }
-    const client = new TestClient(target);
-    if (policy === 'reject') {
-      // The limit is reached: use one of the sessions that got in.
-      const winner = responses.find((response) => response.statusCode === 200);
-      client.accessToken = winner?.json().accessToken;
-      const cookie = ([] as string[])
-        .concat(winner?.headers['set-cookie'] ?? [])
-        .find((c) => c.startsWith('__Host-Fgp='));
-      client.cookies.set('__Host-Fgp', {
-        value: /^__Host-Fgp=([^;]+)/.exec(cookie as string)?.[1] as string,
-        path: '/',
-      });
-    } else {
-      await client.login(email, PASSWORD);
-    }
-    const listed = (await client.get('/sessions')).json<{ sessions: unknown[] }>().sessions;
-    expect(listed).toHaveLength(5);
+    await expectLimitHoldsUnderConcurrentLogins(target, { email, password: PASSWORD }, policy, 5);
   });
 
   it('does not count expired sessions', async () => {
