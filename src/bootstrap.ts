@@ -1,6 +1,6 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyHelmet from '@fastify/helmet';
-import { Logger, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Logger, Type, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, AppOptions } from './app.module';
@@ -17,13 +17,20 @@ export function trustProxySetting(value: string): boolean | number | string[] {
     .filter(Boolean);
 }
 
+export interface CreateAppOptions extends AppOptions {
+  logger?: false;
+  /** Root module instead of `AppModule.forRoot(env, options)`: benchmarks wrap the app in their
+   *  own module so they run on the very same adapter, cookies, headers and pipes. */
+  module?: DynamicModule | Type<unknown>;
+}
+
 /**
  * Builds the application for a validated environment: the Fastify adapter, cookies, security
  * headers, validation and shutdown hooks. `main.ts` listens on it; e2e tests use it as it is.
  */
 export async function createApp(
   env: Env,
-  options: AppOptions & { logger?: false } = {},
+  options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     trustProxy: trustProxySetting(env.TRUST_PROXY),
@@ -33,7 +40,7 @@ export async function createApp(
     return503OnClosing: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(env, options),
+    options.module ?? AppModule.forRoot(env, options),
     adapter,
     {
       bodyParser: false,
