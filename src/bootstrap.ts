@@ -1,6 +1,6 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyHelmet from '@fastify/helmet';
-import { DynamicModule, Logger, Type, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Logger, LogLevel, Type, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, AppOptions } from './app.module';
@@ -18,7 +18,7 @@ export function trustProxySetting(value: string): boolean | number | string[] {
 }
 
 export interface CreateAppOptions extends AppOptions {
-  logger?: false;
+  logger?: false | LogLevel[];
   /** Root module instead of `AppModule.forRoot(env, options)`: benchmarks wrap the app in their
    *  own module so they run on the very same adapter, cookies, headers and pipes. */
   module?: DynamicModule | Type<unknown>;

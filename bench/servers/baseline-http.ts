@@ -1,0 +1,16 @@
+import { createServer } from 'node:http';
+import { childConfig, reportFailure, reportReady, serveCommands } from '../lib/child-side';
+
+/** Baseline B: plain `node:http` answering the same body: the floor of any Node.js server. */
+const { port, body } = childConfig<{ port: number; body: unknown }>();
+const payload = JSON.stringify(body);
+
+const server = createServer((_request, response) => {
+  response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+  response.end(payload);
+});
+server.once('error', reportFailure);
+server.listen(port, '127.0.0.1', () => {
+  serveCommands({}, () => new Promise<void>((resolve) => server.close(() => resolve())));
+  reportReady(port);
+});
