@@ -3,7 +3,9 @@ import { createContext, Mode } from './lib/context';
 import { machineInfo } from './lib/machine';
 import { table, writeGenerated } from './lib/markdown';
 import { redisAnswers, removeRedisKeys } from './lib/redis-cleanup';
+import { compileForChildren } from './lib/compile';
 import { guardThroughput } from './guard-throughput.bench';
+import { sessionStore, STORE_TARGET_BYTES } from './session-store.report';
 
 /**
  * `npm run bench` (full) and `npm run bench:quick` (checks the scripts in under a minute).
@@ -52,6 +54,9 @@ async function main(): Promise<void> {
   const sections: string[] = [];
   const summary: Summary[] = [];
 
+  context.log('compiling src/ and bench/ for the child processes');
+  compileForChildren();
+
   try {
     if (wanted('guard')) {
       const result = await guardThroughput(context);
@@ -75,6 +80,21 @@ async function main(): Promise<void> {
             : ratio(result.ratios.redisVsMemory, 0.6, 'percent')),
         },
       );
+    }
+    if (wanted('store')) {
+      const { result, markdown } = await sessionStore(context);
+      sections.push(markdown);
+      summary.push({
+        what: `heap per session, ${result.sessions.toLocaleString('en-US')} sessions`,
+        target: `≤ ${STORE_TARGET_BYTES} B`,
+        measured: `${Math.round(result.bytesPerSession)} B`,
+        result:
+          result.sessions < 1_000_000
+            ? 'not judged (quick mode)'
+            : result.bytesPerSession <= STORE_TARGET_BYTES
+              ? '**met**'
+              : '**missed**',
+      });
     }
   } finally {
     if (redisUrl) {

@@ -1,5 +1,6 @@
 import { ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
+import { BUILD_DIR } from './compile';
 
 /** Messages a bench child sends its parent. */
 export type ChildMessage =
@@ -30,7 +31,7 @@ export class ChildStartError extends Error {
   }
 }
 
-const TS_NODE = ['-r', 'ts-node/register/transpile-only'];
+const ROOT = join(__dirname, '..', '..');
 let nextPort = 7800;
 const LAST_PORT = 7899;
 
@@ -41,8 +42,8 @@ export function allocatePort(): number {
 }
 
 /**
- * Runs `bench/servers/<script>.ts` in its own Node.js process (TypeScript through ts-node in
- * transpile-only mode) and waits for it to listen. The child gets `{ port, ...config }` as JSON
+ * Runs `bench/servers/<script>.ts` in its own Node.js process (from the JavaScript that
+ * `compileForChildren` wrote; call it first) and waits for it to listen. The child gets `{ port, ...config }` as JSON
  * in argv[2]. A port already taken makes it retry on the next one.
  */
 export async function startChild(
@@ -72,13 +73,9 @@ function startOnPort(
   options: { execArgv?: string[]; readyTimeoutMs?: number },
 ): Promise<BenchChild> {
   const child = fork(
-    join(__dirname, '..', 'servers', `${script}.ts`),
+    join(BUILD_DIR, 'bench', 'servers', `${script}.js`),
     [JSON.stringify({ port, ...config })],
-    {
-      execArgv: [...TS_NODE, ...(options.execArgv ?? [])],
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      cwd: join(__dirname, '..', '..'),
-    },
+    { execArgv: options.execArgv ?? [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], cwd: ROOT },
   );
   let output = '';
   const keep = (chunk: Buffer) => {
@@ -166,6 +163,32 @@ function startOnPort(
         if (message.ok) waiter.resolve(message.result);
         else waiter.reject(new Error(`${name}: ${message.error}`));
       }
+    });
+  });
+}
+
+/**
+ * Runs `bench/<script>.ts` (compiled) in its own process to completion and resolves with the one result it
+ * sends over IPC (used for measurements that need a clean heap or Node flags such as --expose-gc).
+ */
+export function runScript<T>(script: string, args: unknown, execArgv: string[] = []): Promise<T> {
+  const child = fork(join(BUILD_DIR, 'bench', `${script}.js`), [JSON.stringify(args)], {
+    execArgv,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    cwd: ROOT,
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise<T>((resolve, reject) => {
+    let result: { value: T } | null = null;
+    child.on('message', (message: { type: string; result: T }) => {
+      if (message.type === 'result') result = { value: message.result };
+    });
+    child.once('exit', (code) => {
+      if (result) resolve(result.value);
+      else
+        reject(new Error(`${script} exited (${code}) without a result:\n${output.slice(-3000)}`));
     });
   });
 }
