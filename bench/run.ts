@@ -6,6 +6,9 @@ import { redisAnswers, removeRedisKeys } from './lib/redis-cleanup';
 import { compileForChildren } from './lib/compile';
 import { guardThroughput } from './guard-throughput.bench';
 import { sessionStore, STORE_TARGET_BYTES } from './session-store.report';
+import { cleanupPause, MAX_DELAY_TARGET_MS } from './cleanup-pause.bench';
+import { loginStorm, STORM_TARGET_RATIO } from './login-storm.bench';
+import { median } from './lib/stats';
 
 /**
  * `npm run bench` (full) and `npm run bench:quick` (checks the scripts in under a minute).
@@ -94,6 +97,27 @@ async function main(): Promise<void> {
             : result.bytesPerSession <= STORE_TARGET_BYTES
               ? '**met**'
               : '**missed**',
+      });
+    }
+    if (wanted('cleanup')) {
+      const result = await cleanupPause(context);
+      sections.push(result.markdown);
+      const maxDelay = median(result.rounds.map((round) => round.eventLoop.max));
+      summary.push({
+        what: `event-loop delay while sweeping ${result.expired.toLocaleString('en-US')} of ${result.stored.toLocaleString('en-US')} sessions`,
+        target: `max ≤ ${MAX_DELAY_TARGET_MS} ms`,
+        measured: `${maxDelay.toFixed(1)} ms`,
+        result: maxDelay <= MAX_DELAY_TARGET_MS ? '**met**' : '**missed**',
+      });
+    }
+    if (wanted('storm')) {
+      const result = await loginStorm(context);
+      sections.push(result.markdown);
+      summary.push({
+        what: `guarded p99 during ${result.logins} concurrent logins`,
+        target: `≤ ${STORM_TARGET_RATIO}x quiet`,
+        measured: `${result.ratio.toFixed(1)}x`,
+        result: result.ratio <= STORM_TARGET_RATIO ? '**met**' : '**missed**',
       });
     }
   } finally {
