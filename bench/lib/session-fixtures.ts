@@ -33,6 +33,12 @@ const COUNTRIES: readonly GeoLocation[] = ['GB', 'DE', 'US', 'FR', 'NL'].map((co
 const flatUuid = (): string => Buffer.from(randomUUID(), 'latin1').toString('latin1');
 
 /**
+ * The service's own id function. Typed to take the user id: a build whose ids carry the user's
+ * shard needs it, one whose ids are purely random ignores it.
+ */
+const sessionIdFor = newSessionId as (userId: string) => string;
+
+/**
  * Produces `NewSession`s shaped like real logins: 22-character ids from the service's own id
  * function, one UUID per user (as the users table has), 43-character base64url hashes, a few
  * user agents and addresses, and a location on 60% of them.
@@ -49,7 +55,7 @@ export class SessionFixtures {
     if (this.made > 0 && this.made % this.perUser === 0) this.userId = flatUuid();
     const n = this.made++;
     return {
-      id: newSessionId(),
+      id: sessionIdFor(this.userId),
       userId: this.userId,
       fingerprintHash: this.hash(),
       refreshHash: this.hash(),

@@ -169,10 +169,12 @@ describe('InMemorySessionRepository', () => {
     expect(await repository.findById(session.id)).toMatchObject(expected);
     expect(await repository.listByUser('user-1')).toEqual([expect.objectContaining(expected)]);
 
-    // Snapshots get plain objects with every field, which restore into an equal session.
+    // Callers and snapshots get plain objects with every field their own (spreading keeps them all),
+    // and a saved one restores into an equal session.
     const [saved] = [...repository.entries()];
     expect(saved).toEqual(expect.objectContaining({ id: session.id, ...expected }));
-    expect(JSON.parse(JSON.stringify(await repository.findById(session.id)))).toEqual(saved);
+    expect(Object.keys(saved)).toHaveLength(15);
+    expect({ ...(await repository.findById(session.id)) }).toStrictEqual(saved);
     const fresh = new InMemorySessionRepository(policy, 100, clock);
     expect(fresh.restore({ ...saved })).toBe(true);
     expect([...fresh.entries()]).toEqual([saved]);

@@ -50,11 +50,12 @@ function packHashes(
   return bytes.toString('latin1');
 }
 
-function unpackHash(hashes: Hashes, which: 0 | 1 | 2): string | null {
-  if (typeof hashes !== 'string') return hashes[which];
-  const start = which * HASH_BYTES;
-  if (start >= hashes.length) return null;
-  return Buffer.from(hashes, 'latin1').toString('base64url', start, start + HASH_BYTES);
+/** The three hashes as text (the previous refresh hash null when there is none). */
+function unpackHashes(hashes: Hashes): [string, string, string | null] {
+  if (typeof hashes !== 'string') return [hashes[0], hashes[1], hashes[2]];
+  const bytes = Buffer.from(hashes, 'latin1');
+  const text = (i: number) => bytes.toString('base64url', i * HASH_BYTES, (i + 1) * HASH_BYTES);
+  return [text(0), text(1), bytes.length > 2 * HASH_BYTES ? text(2) : null];
 }
 
 /** Where a session logged in from, kept only once a later request comes from elsewhere. */
@@ -68,11 +69,12 @@ class LoginClient {
 /**
  * One stored session. A class with every field set in the constructor, so all records share one
  * hidden class; times are small integers (seconds), so V8 keeps them unboxed. The hashes are
- * packed (see `Hashes`) and the rarely set login client is out of line, both read through
- * getters: that keeps a million records under 300 bytes each (bench/session-store.bench.ts has
- * the breakdown). Spreading a record loses the getters; `toJSON()` gives a plain copy.
+ * packed (see `Hashes`) and the rarely set login client is out of line: that keeps a million
+ * records under 300 bytes each (bench/session-store.bench.ts has the
+ * breakdown). Records never leave the repository: callers get plain copies (`toSession()`),
+ * with every field their own, as from any other store.
  */
-class SessionRecord implements Session {
+class SessionRecord {
   constructor(
     readonly id: string,
     readonly userId: string,
@@ -88,39 +90,29 @@ class SessionRecord implements Session {
     public login: LoginClient | null,
   ) {}
 
-  get fingerprintHash(): string {
-    return unpackHash(this.hashes, 0) as string;
-  }
-
   get refreshHash(): string {
-    return unpackHash(this.hashes, 1) as string;
+    return unpackHashes(this.hashes)[1];
   }
 
   get previousRefreshHash(): string | null {
-    return unpackHash(this.hashes, 2);
+    return unpackHashes(this.hashes)[2];
   }
 
-  get loginIpAddress(): string | null {
-    return this.login?.loginIpAddress ?? null;
-  }
-
-  get loginUserAgent(): string | null {
-    return this.login?.loginUserAgent ?? null;
-  }
-
-  toJSON(): Session {
+  /** A plain copy: what callers get, never the stored record itself. */
+  toSession(): Session {
+    const [fingerprintHash, refreshHash, previousRefreshHash] = unpackHashes(this.hashes);
     return {
       id: this.id,
       userId: this.userId,
-      fingerprintHash: this.fingerprintHash,
-      refreshHash: this.refreshHash,
-      previousRefreshHash: this.previousRefreshHash,
+      fingerprintHash,
+      refreshHash,
+      previousRefreshHash,
       refreshRotatedAt: this.refreshRotatedAt,
       ipAddress: this.ipAddress,
       userAgent: this.userAgent,
       location: this.location,
-      loginIpAddress: this.loginIpAddress,
-      loginUserAgent: this.loginUserAgent,
+      loginIpAddress: this.login?.loginIpAddress ?? null,
+      loginUserAgent: this.login?.loginUserAgent ?? null,
       createdAt: this.createdAt,
       lastActivity: this.lastActivity,
       idleExpiresAt: this.idleExpiresAt,
@@ -184,7 +176,7 @@ export class InMemorySessionRepository extends SessionRepository {
       records.sort((a, b) => a.lastActivity - b.lastActivity || a.createdAt - b.createdAt);
       for (const record of records.slice(0, live.length - maxPerUser + 1)) {
         this.remove(record);
-        evicted.push(record);
+        evicted.push(record.toSession());
       }
     }
 
@@ -211,16 +203,18 @@ export class InMemorySessionRepository extends SessionRepository {
       null,
     );
     this.insert(record);
-    return { session: record, evicted };
+    return { session: record.toSession(), evicted };
   }
 
   async findById(id: string): Promise<Session | null> {
-    return this.findLive(id, toSeconds(this.clock.now()));
+    return this.findLive(id, toSeconds(this.clock.now()))?.toSession() ?? null;
   }
 
   async listByUser(userId: string): Promise<Session[]> {
     const now = toSeconds(this.clock.now());
-    return this.liveIdsOf(userId, now).map((id) => this.sessions.get(id) as SessionRecord);
+    return this.liveIdsOf(userId, now).map((id) =>
+      (this.sessions.get(id) as SessionRecord).toSession(),
+    );
   }
 
   async touch(id: string, ipAddress: string, userAgent: string): Promise<void> {
@@ -245,15 +239,15 @@ export class InMemorySessionRepository extends SessionRepository {
       record.refreshRotatedAt = now;
       if (rotation.location !== undefined) record.location = rotation.location;
       this.recordActivity(record, now, rotation.ipAddress, rotation.userAgent);
-      return { kind: 'rotated', session: record };
+      return { kind: 'rotated', session: record.toSession() };
     }
     const previousRefreshHash = record.previousRefreshHash;
     if (previousRefreshHash !== null && previousRefreshHash === rotation.presentedHash) {
       if (now - record.refreshRotatedAt <= this.policy.refreshGracePeriod) {
-        return { kind: 'grace', session: record };
+        return { kind: 'grace', session: record.toSession() };
       }
       this.remove(record);
-      return { kind: 'reused', session: record };
+      return { kind: 'reused', session: record.toSession() };
     }
     return { kind: 'invalid' };
   }
@@ -262,7 +256,7 @@ export class InMemorySessionRepository extends SessionRepository {
     const record = this.sessions.get(id);
     if (!record || record.userId !== userId) return null;
     this.remove(record);
-    return isLive(record, toSeconds(this.clock.now())) ? record : null;
+    return isLive(record, toSeconds(this.clock.now())) ? record.toSession() : null;
   }
 
   async revokeAllForUser(userId: string, exceptId?: string): Promise<number> {
@@ -300,7 +294,7 @@ export class InMemorySessionRepository extends SessionRepository {
 
   /** Every session, live or not yet swept, as plain objects; for snapshots. */
   *entries(): IterableIterator<Session> {
-    for (const record of this.sessions.values()) yield record.toJSON();
+    for (const record of this.sessions.values()) yield record.toSession();
   }
 
   /** Puts back a session saved earlier (snapshot restore); skipped when expired or already present. */
