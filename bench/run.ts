@@ -8,6 +8,7 @@ import { guardThroughput } from './guard-throughput.bench';
 import { sessionStore, STORE_TARGET_BYTES } from './session-store.report';
 import { cleanupPause, MAX_DELAY_TARGET_MS } from './cleanup-pause.bench';
 import { loginStorm, STORM_TARGET_RATIO } from './login-storm.bench';
+import { revocationLatency, REVOCATION_TARGET_MS } from './revocation.bench';
 import { median } from './lib/stats';
 
 /**
@@ -118,6 +119,20 @@ async function main(): Promise<void> {
         target: `≤ ${STORM_TARGET_RATIO}x quiet`,
         measured: `${result.ratio.toFixed(1)}x`,
         result: result.ratio <= STORM_TARGET_RATIO ? '**met**' : '**missed**',
+      });
+    }
+    if (wanted('revocation')) {
+      const result = await revocationLatency(context);
+      sections.push(result.markdown);
+      summary.push({
+        what: 'revocation seen by a second instance (Redis mode)',
+        target: `≤ ${REVOCATION_TARGET_MS} ms`,
+        ...(result.available
+          ? {
+              measured: `max ${result.maxMs.toFixed(0)} ms`,
+              result: result.maxMs <= REVOCATION_TARGET_MS ? '**met**' : '**missed**',
+            }
+          : { measured: 'not available in this build', result: 'not measured' }),
       });
     }
   } finally {
