@@ -9,6 +9,7 @@ import { sessionStore, STORE_TARGET_BYTES } from './session-store.report';
 import { cleanupPause, MAX_DELAY_TARGET_MS } from './cleanup-pause.bench';
 import { loginStorm, STORM_TARGET_RATIO } from './login-storm.bench';
 import { revocationLatency, REVOCATION_TARGET_MS } from './revocation.bench';
+import { cpuProfiles } from './cpu-profile.bench';
 import { median } from './lib/stats';
 
 /**
@@ -134,6 +135,13 @@ async function main(): Promise<void> {
             }
           : { measured: 'not available in this build', result: 'not measured' }),
       });
+    }
+    if (wanted('profile')) {
+      sections.push(
+        context.settings.profileSec > 0
+          ? (await cpuProfiles(context)).markdown
+          : '## CPU profiles\n\nNot taken in quick mode: `npm run bench` profiles the guarded route and baseline A.',
+      );
     }
   } finally {
     if (redisUrl) {
