@@ -2,7 +2,7 @@ import * as jwt from 'jsonwebtoken';
 import { BenchChild, startChild } from './lib/children';
 import { BenchContext, RedisApp, startBenchApp, startRedisApp, USER_AGENT } from './lib/context';
 import { get, signIn } from './lib/http-client';
-import { closedLoop, openLoop, OpenLoopResult, Target } from './lib/load';
+import { closedLoop, openLoop, OpenLoopResult, Target, warmUp } from './lib/load';
 import { barChart, table, verdict } from './lib/markdown';
 import { formatNumber, formatPercent, median } from './lib/stats';
 import { microBenchmarks, MicroResult } from './micro.bench';
@@ -76,8 +76,8 @@ export async function guardThroughput(context: BenchContext): Promise<GuardResul
     const targets = await buildTargets(context, app, baselineA, fastify, http, redis);
     await checkGuardsReject(targets);
 
-    context.log(`part 1: warm-up (${settings.warmupSec} s per target)`);
-    for (const target of targets) await closedLoop(target, { durationSec: settings.warmupSec });
+    context.log(`part 1: warm-up (${warmupText(settings)} per target)`);
+    for (const target of targets) await warmUp(target, settings.warmup);
 
     const samples = new Map<string, number[]>(targets.map((target) => [target.id, []]));
     for (let round = 0; round < settings.rounds; round++) {
@@ -265,6 +265,11 @@ async function checkGuardsReject(targets: Target[]): Promise<void> {
   }
 }
 
+export const warmupText = (settings: BenchContext['settings']): string =>
+  'amount' in settings.warmup
+    ? `${settings.warmup.amount} requests`
+    : `${settings.warmup.durationSec} s`;
+
 function render(
   context: BenchContext,
   throughput: ThroughputRow[],
@@ -283,7 +288,7 @@ function render(
   out.push('## 1. Guarded request throughput and latency');
   out.push('');
   out.push(
-    `Closed loop (autocannon, 10 connections, ${settings.durationSec} s per run after a ${settings.warmupSec} s warm-up per target), ` +
+    `Closed loop (autocannon, 10 connections, ${settings.durationSec} s per run after a warm-up of ${warmupText(settings)} per target), ` +
       `median of ${settings.rounds} alternating round(s); the spread is the lowest and highest round.`,
   );
   out.push('');

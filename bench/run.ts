@@ -43,7 +43,13 @@ async function main(): Promise<void> {
   const output =
     args.find((arg) => arg.startsWith('--output='))?.slice('--output='.length) ??
     join(__dirname, '..', 'BENCHMARKS.md');
-  const wanted = (part: Part) => only === null || only.includes(part);
+  const partStarted = Date.now();
+  const wanted = (part: Part) => {
+    const yes = only === null || only.includes(part);
+    if (yes)
+      console.error(`[bench] ${part} (${((Date.now() - partStarted) / 1000).toFixed(0)} s in)`);
+    return yes;
+  };
 
   const redisCandidate =
     process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL_TEST ?? 'redis://127.0.0.1:6379';

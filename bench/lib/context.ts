@@ -5,7 +5,8 @@ export type Mode = 'full' | 'quick';
 
 /** How long and how often each part measures. Quick mode checks the scripts in under a minute. */
 export interface Settings {
-  readonly warmupSec: number;
+  /** Warm-up per target before it is measured: seconds, or (quick mode) a number of requests. */
+  readonly warmup: { durationSec: number } | { amount: number };
   readonly durationSec: number;
   readonly rounds: number;
   readonly latencyMs: number;
@@ -23,7 +24,7 @@ export interface Settings {
 
 export const SETTINGS: Record<Mode, Settings> = {
   full: {
-    warmupSec: 3,
+    warmup: { durationSec: 3 },
     durationSec: 5,
     rounds: 5,
     latencyMs: 5000,
@@ -39,20 +40,20 @@ export const SETTINGS: Record<Mode, Settings> = {
     microIterations: 200_000,
   },
   quick: {
-    warmupSec: 0.5,
+    warmup: { amount: 500 },
     durationSec: 1,
     rounds: 1,
-    latencyMs: 1000,
+    latencyMs: 700,
     latencyRounds: 1,
-    storeSessions: 100_000,
-    cleanupSessions: 100_000,
-    cleanupExpired: 10_000,
+    storeSessions: 50_000,
+    cleanupSessions: 50_000,
+    cleanupExpired: 5_000,
     cleanupRounds: 1,
     logins: 50,
     stormRounds: 1,
     revocationTrials: 5,
     profileSec: 0,
-    microIterations: 20_000,
+    microIterations: 10_000,
   },
 };
 

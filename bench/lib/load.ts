@@ -42,9 +42,29 @@ export async function closedLoop(
   }
   // Total over elapsed time, not autocannon's per-second sample mean (the last second is partial).
   return {
-    rps: result.requests.total / (result.duration || options.durationSec),
+    rps: result.requests.total / result.duration,
     requests: result.requests.total,
   };
+}
+
+/**
+ * Warms a target up: closed loop for some seconds, or (quick mode) a burst of requests, since
+ * autocannon runs at least a whole second whatever it is asked for.
+ */
+export async function warmUp(
+  target: Target,
+  warmup: { durationSec: number } | { amount: number },
+): Promise<void> {
+  if ('durationSec' in warmup) {
+    await closedLoop(target, warmup);
+    return;
+  }
+  const burst = await openLoop(target, {
+    rate: warmup.amount * 10,
+    durationMs: 100,
+    connections: 10,
+  });
+  if (burst.errors > 0) throw new Error(`${target.label}: ${burst.errors} failed warm-up requests`);
 }
 
 export interface OpenLoopSample {
@@ -227,14 +247,28 @@ function openConnection(host: string, port: number): Promise<Connection> {
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
-/** A complete HTTP/1.1 response at the start of `buffer` (Content-Length bodies only), or null. */
-function parseResponse(buffer: Buffer): { status: number; length: number } | null {
+/** A complete HTTP/1.1 response at the start of `buffer` (Content-Length or chunked), or null. */
+export function parseResponse(buffer: Buffer): { status: number; length: number } | null {
   const end = buffer.indexOf(HEADER_END);
   if (end === -1) return null;
   const head = buffer.toString('latin1', 0, end);
   const status = Number(head.slice(9, 12));
+  const bodyStart = end + 4;
+  if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+    // Walk the chunks: "<hex size>\r\n<data>\r\n" ... "0\r\n\r\n" (no trailers expected).
+    let at = bodyStart;
+    for (;;) {
+      const lineEnd = buffer.indexOf('\r\n', at);
+      if (lineEnd === -1) return null;
+      const size = parseInt(buffer.toString('latin1', at, lineEnd), 16);
+      if (Number.isNaN(size)) return { status: 0, length: buffer.length };
+      at = lineEnd + 2 + size + 2;
+      if (at > buffer.length) return null;
+      if (size === 0) return { status, length: at };
+    }
+  }
   const match = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-  const length = end + 4 + (match ? Number(match[1]) : 0);
+  const length = bodyStart + (match ? Number(match[1]) : 0);
   return buffer.length >= length ? { status, length } : null;
 }
 
