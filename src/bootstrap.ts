@@ -1,6 +1,6 @@
 import fastifyCookie, { CookieSerializeOptions, ParseOptions } from '@fastify/cookie';
 import fastifyHelmet from '@fastify/helmet';
-import { Logger as NestLogger, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Logger as NestLogger, Type, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -73,16 +73,24 @@ export function fastifyAdapter(env: Env): FastifyAdapter {
   });
 }
 
+export interface CreateAppOptions extends AppOptions {
+  /** `false`: no logs at all (tests); otherwise JSON through pino at LOG_LEVEL. */
+  logger?: false;
+  /** Root module instead of `AppModule.forRoot(env, options)`: benchmarks wrap the app in their
+   *  own module so they run on the very same adapter, cookies, headers and pipes. */
+  module?: DynamicModule | Type<unknown>;
+}
+
 /**
  * Builds the application for a validated environment: the Fastify adapter, cookies, security
  * headers, validation and shutdown hooks. `main.ts` listens on it; e2e tests use it as it is.
  */
 export async function createApp(
   env: Env,
-  options: AppOptions & { logger?: false } = {},
+  options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(env, options),
+    options.module ?? AppModule.forRoot(env, options),
     fastifyAdapter(env),
     // Logs wait for pino (LOG_LEVEL, JSON); tests pass `logger: false` to stay quiet.
     options.logger === false

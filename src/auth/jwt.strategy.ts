@@ -19,13 +19,29 @@ export interface AuthPrincipal {
   readonly session: Session;
 }
 
-interface CompleteToken {
+export interface CompleteToken {
   header: Record<string, unknown>;
   payload: unknown;
 }
 
 /** JOSE header parameters this service understands; anything listed in `crit` beyond these fails. */
 const UNDERSTOOD_CRITICAL: readonly string[] = [];
+
+/** passport-jwt's options: the token checks of step 1 (benchmarks reuse them step by step). */
+export function jwtStrategyOptions(config: ConfigService<Env, true>): StrategyOptionsWithRequest {
+  const audience = config.get('JWT_AUDIENCE', { infer: true });
+  return {
+    jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+    // jsonwebtoken accepts a KeyObject (the typings predate it); see `signingKey`.
+    secretOrKey: signingKey(config) as unknown as Buffer,
+    algorithms: [JWT_ALGORITHM],
+    ignoreExpiration: false,
+    issuer: config.get('JWT_ISSUER', { infer: true }),
+    ...(audience ? { audience } : {}),
+    jsonWebTokenOptions: { complete: true },
+    passReqToCallback: true,
+  };
+}
 
 /**
  * Checks a guarded request in the order DESIGN.md gives: the token (pinned HS256, `exp`
@@ -42,19 +58,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     private readonly sessions: SessionRepository,
     private readonly clock: Clock,
   ) {
-    const audience = config.get('JWT_AUDIENCE', { infer: true });
-    const options: StrategyOptionsWithRequest = {
-      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-      // jsonwebtoken accepts a KeyObject (the typings predate it); see `signingKey`.
-      secretOrKey: signingKey(config) as unknown as Buffer,
-      algorithms: [JWT_ALGORITHM],
-      ignoreExpiration: false,
-      issuer: config.get('JWT_ISSUER', { infer: true }),
-      ...(audience ? { audience } : {}),
-      jsonWebTokenOptions: { complete: true },
-      passReqToCallback: true,
-    };
-    super(options);
+    super(jwtStrategyOptions(config));
     this.activityInterval = config.get('SESSION_ACTIVITY_INTERVAL', { infer: true });
   }
 
@@ -83,7 +87,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   }
 }
 
-function readClaims(token: CompleteToken): { sub: string; sid: string; fgp: string } {
+/** The claims a guarded request needs, or `invalid_claims`. */
+export function readClaims(token: CompleteToken): { sub: string; sid: string; fgp: string } {
   const { header, payload } = token;
   const critical = header.crit;
   if (critical !== undefined) {

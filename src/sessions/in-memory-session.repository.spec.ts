@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FakeClock } from '../common/clock';
 import { InMemorySessionRepository } from './in-memory-session.repository';
 import { NewSession, SessionPolicy } from './session';
@@ -46,6 +47,77 @@ describe('InMemorySessionRepository', () => {
     clock.advance(31 * MINUTE);
     await expect(small.create(newSession('c'))).resolves.toBeDefined();
     expect((await small.stats()).stored).toBe(1);
+  });
+
+  it('returns real SHA-256 hashes exactly as stored, through rotation, listing and restore', async () => {
+    // The service's hashes are kept packed as raw bytes; what comes back must be the same text.
+    const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
+    const [fingerprint, refresh, nextFingerprint, nextRefresh] = ['f1', 'r1', 'f2', 'r2'].map(hash);
+    const { session } = await repository.create(
+      newSession('user-1', { fingerprintHash: fingerprint, refreshHash: refresh }),
+    );
+    expect(session).toMatchObject({ fingerprintHash: fingerprint, refreshHash: refresh });
+
+    const outcome = await repository.rotateRefresh(session.id, {
+      presentedHash: refresh,
+      nextRefreshHash: nextRefresh,
+      nextFingerprintHash: nextFingerprint,
+      ipAddress: '198.51.100.9',
+      userAgent: 'Mozilla/5.0',
+    });
+    expect(outcome.kind).toBe('rotated');
+    const expected = {
+      fingerprintHash: nextFingerprint,
+      refreshHash: nextRefresh,
+      previousRefreshHash: refresh,
+      refreshRotatedAt: Math.floor(clock.now() / 1000),
+      ipAddress: '198.51.100.9',
+      loginIpAddress: '203.0.113.7',
+      loginUserAgent: null,
+    };
+    expect(await repository.findById(session.id)).toMatchObject(expected);
+    expect(await repository.listByUser('user-1')).toEqual([expect.objectContaining(expected)]);
+
+    // Callers and snapshots get plain objects with every field their own (spreading keeps them all),
+    // and a saved one restores into an equal session.
+    const [saved] = [...repository.entries()];
+    expect(saved).toEqual(expect.objectContaining({ id: session.id, ...expected }));
+    expect(Object.keys(saved)).toHaveLength(15);
+    expect({ ...(await repository.findById(session.id)) }).toStrictEqual(saved);
+    const fresh = new InMemorySessionRepository(policy, 100, clock);
+    expect(fresh.restore({ ...saved })).toBe(true);
+    expect([...fresh.entries()]).toEqual([saved]);
+  });
+
+  it('keeps hash-like values that are not canonical base64url exactly as given', async () => {
+    // 43 characters whose last one carries bits a 32-byte value cannot have: must not be re-encoded.
+    const odd = `${'A'.repeat(42)}B`;
+    const { session } = await repository.create(
+      newSession('user-1', { fingerprintHash: odd, refreshHash: 'x'.repeat(43) }),
+    );
+    expect(await repository.findById(session.id)).toMatchObject({
+      fingerprintHash: odd,
+      refreshHash: 'x'.repeat(43),
+    });
+  });
+
+  it("revokes only the owner's session", async () => {
+    const { session } = await repository.create(newSession('owner'));
+    expect(await repository.revoke(session.id, 'someone-else')).toBeNull();
+    expect(await repository.findById(session.id)).not.toBeNull();
+    expect((await repository.revoke(session.id, 'owner'))?.id).toBe(session.id);
+    expect(await repository.findById(session.id)).toBeNull();
+    expect(await repository.revoke(session.id, 'owner')).toBeNull();
+  });
+
+  it("revokes all of a user's sessions but one", async () => {
+    const kept = (await repository.create(newSession('u'))).session;
+    await repository.create(newSession('u'));
+    await repository.create(newSession('u'));
+    const other = (await repository.create(newSession('v'))).session;
+    expect(await repository.revokeAllForUser('u', kept.id)).toBe(2);
+    expect((await repository.listByUser('u')).map((s) => s.id)).toEqual([kept.id]);
+    expect(await repository.findById(other.id)).not.toBeNull();
   });
 
   it('sweeps exactly the expired sessions, in batches', async () => {

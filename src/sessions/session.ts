@@ -61,5 +61,7 @@ export const toSeconds = (ms: number): number => Math.floor(ms / 1000);
 export const expiresAt = (session: Session): number =>
   Math.min(session.idleExpiresAt, session.absoluteExpiresAt);
 
-export const isLive = (session: Session, nowSeconds: number): boolean =>
-  nowSeconds < session.idleExpiresAt && nowSeconds < session.absoluteExpiresAt;
+export const isLive = (
+  session: Pick<Session, 'idleExpiresAt' | 'absoluteExpiresAt'>,
+  nowSeconds: number,
+): boolean => nowSeconds < session.idleExpiresAt && nowSeconds < session.absoluteExpiresAt;

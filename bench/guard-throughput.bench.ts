@@ -1,0 +1,455 @@
+import * as jwt from 'jsonwebtoken';
+import { BenchChild, startChild } from './lib/children';
+import { BenchContext, RedisApp, startBenchApp, startRedisApp, USER_AGENT } from './lib/context';
+import { get, signIn } from './lib/http-client';
+import { closedLoop, openLoop, OpenLoopResult, Target, warmUp } from './lib/load';
+import { barChart, table, verdict } from './lib/markdown';
+import { formatNumber, formatPercent, median } from './lib/stats';
+import { microBenchmarks, MicroResult } from './micro.bench';
+import { UNGUARDED_BODY } from './servers/bench.module';
+
+export interface ThroughputRow {
+  readonly target: Target;
+  readonly rps: number[];
+  readonly median: number;
+}
+
+export interface LatencyRow {
+  readonly target: Target;
+  readonly share: number;
+  readonly rate: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly lagP99: number;
+}
+
+export interface GuardResult {
+  readonly throughput: ThroughputRow[];
+  readonly latency: LatencyRow[];
+  readonly micro: MicroResult[];
+  readonly redis: RedisApp;
+  readonly ratios: {
+    guardedVsUnguarded: number;
+    guardedVsBaselineA: number;
+    redisVsMemory: number | null;
+  };
+  readonly markdown: string;
+}
+
+/** Targets whose latency is measured at a fixed rate (the others only for throughput). */
+const LATENCY_TARGETS = [
+  'http',
+  'fastify',
+  'public',
+  'guarded',
+  'auth-me',
+  'baseline-a',
+  'guarded-redis',
+];
+const QUICK_LATENCY_TARGETS = ['public', 'guarded', 'baseline-a', 'guarded-redis'];
+
+/**
+ * Part 1: guarded request throughput (closed loop) and latency at a fixed rate (open loop), all
+ * servers in their own processes, measured alternately in the same run; then the guard broken
+ * into steps next to micro-benchmarks of the same pieces.
+ */
+export async function guardThroughput(context: BenchContext): Promise<GuardResult> {
+  const { settings } = context;
+  context.log('part 1: starting servers');
+  const [app, baselineA, fastify, http, redis] = await Promise.all([
+    startBenchApp(context, 'app (memory)'),
+    startChild('baseline A', 'baseline-passport', { secret: context.secret }),
+    startChild('fastify', 'baseline-fastify', { body: UNGUARDED_BODY }),
+    startChild('node:http', 'baseline-http', { body: UNGUARDED_BODY }),
+    startRedisApp(context, 'app (redis)'),
+  ]);
+  const children: BenchChild[] = [
+    app,
+    baselineA,
+    fastify,
+    http,
+    ...(redis.available ? [redis.app] : []),
+  ];
+  try {
+    const targets = await buildTargets(context, app, baselineA, fastify, http, redis);
+    await checkGuardsReject(targets);
+
+    context.log(`part 1: warm-up (${warmupText(settings)} per target)`);
+    for (const target of targets) await warmUp(target, settings.warmup);
+
+    const samples = new Map<string, number[]>(targets.map((target) => [target.id, []]));
+    for (let round = 0; round < settings.rounds; round++) {
+      // Alternate: every round starts one target later, so no server always runs first or last.
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]);
+      for (const target of order) {
+        const { rps } = await closedLoop(target, { durationSec: settings.durationSec });
+        samples.get(target.id)?.push(rps);
+      }
+      context.log(`part 1: throughput round ${round + 1}/${settings.rounds} done`);
+    }
+    const throughput = targets.map((target) => {
+      const rps = samples.get(target.id) ?? [];
+      return { target, rps, median: median(rps) };
+    });
+    const peak = (id: string) => throughput.find((row) => row.target.id === id)?.median ?? NaN;
+
+    const latencyIds = context.mode === 'quick' ? QUICK_LATENCY_TARGETS : LATENCY_TARGETS;
+    const latencyTargets = targets.filter((target) => latencyIds.includes(target.id));
+    const latency: LatencyRow[] = [];
+    for (const share of [0.5, 0.8]) {
+      const runs = new Map<string, OpenLoopResult[]>();
+      for (let round = 0; round < settings.latencyRounds; round++) {
+        for (let i = 0; i < latencyTargets.length; i++) {
+          const target = latencyTargets[(i + round) % latencyTargets.length];
+          const result = await openLoop(target, {
+            rate: Math.max(50, Math.round(peak(target.id) * share)),
+            durationMs: settings.latencyMs,
+            warmupMs: Math.min(1000, settings.latencyMs / 5),
+          });
+          if (result.errors > 0)
+            throw new Error(`${target.label}: ${result.errors} failed requests at a fixed rate`);
+          runs.set(target.id, [...(runs.get(target.id) ?? []), result]);
+        }
+      }
+      for (const target of latencyTargets) {
+        const results = runs.get(target.id) ?? [];
+        latency.push({
+          target,
+          share,
+          rate: results[0]?.rate ?? NaN,
+          p50: median(results.map((r) => r.p50)),
+          p90: median(results.map((r) => r.p90)),
+          p99: median(results.map((r) => r.p99)),
+          max: median(results.map((r) => r.max)),
+          lagP99: median(results.map((r) => r.lagP99)),
+        });
+      }
+      context.log(`part 1: latency at ${share * 100}% of peak done`);
+    }
+
+    context.log('part 1: micro-benchmarks');
+    const micro = await microBenchmarks(
+      settings.microIterations,
+      Math.min(settings.storeSessions, 100_000),
+    );
+
+    const ratios = {
+      guardedVsUnguarded: peak('guarded') / peak('public'),
+      guardedVsBaselineA: peak('guarded') / peak('baseline-a'),
+      redisVsMemory: redis.available ? peak('guarded-redis') / peak('guarded') : null,
+    };
+    return {
+      throughput,
+      latency,
+      micro,
+      redis,
+      ratios,
+      markdown: render(context, throughput, latency, micro, redis, ratios),
+    };
+  } finally {
+    await Promise.all(children.map((child) => child.stop()));
+  }
+}
+
+async function buildTargets(
+  context: BenchContext,
+  app: BenchChild,
+  baselineA: BenchChild,
+  fastify: BenchChild,
+  http: BenchChild,
+  redis: RedisApp,
+): Promise<Target[]> {
+  const user = await signIn(app.url, 'bench-memory@example.com');
+  const plain = { 'user-agent': USER_AGENT };
+  const guardedBody = JSON.stringify({ id: user.userId, sessionId: user.sessionId });
+  const unguardedBody = JSON.stringify(UNGUARDED_BODY);
+  const target = (
+    id: string,
+    label: string,
+    child: BenchChild,
+    path: string,
+    headers: Record<string, string>,
+    body: string,
+  ): Target => ({
+    id,
+    label,
+    url: child.url,
+    path,
+    headers,
+    body,
+  });
+  const meBody = (await get(`${app.url}/auth/me`, user.headers)).body;
+
+  // Baseline A's token: what the NestJS docs' login would sign (string secret, default HS256).
+  const docsToken = jwt.sign({ sub: user.userId, sid: user.sessionId }, context.secret, {
+    expiresIn: '1h',
+  });
+  const targets = [
+    target('http', 'node:http (baseline B)', http, '/bench/public', plain, unguardedBody),
+    target('fastify', 'raw Fastify (baseline B)', fastify, '/bench/public', plain, unguardedBody),
+    target('public', 'unguarded route (ceiling)', app, '/bench/public', plain, unguardedBody),
+    target('step-jwt', 'step 1: JWT verify', app, '/bench/step/jwt', user.headers, guardedBody),
+    target(
+      'step-fingerprint',
+      'step 2: + fingerprint',
+      app,
+      '/bench/step/fingerprint',
+      user.headers,
+      guardedBody,
+    ),
+    target(
+      'step-session',
+      'step 3: + session lookup',
+      app,
+      '/bench/step/session',
+      user.headers,
+      guardedBody,
+    ),
+    target(
+      'step-touch',
+      'step 4: + activity write every request',
+      app,
+      '/bench/step/touch',
+      user.headers,
+      guardedBody,
+    ),
+    target('guarded', 'guarded route, memory store', app, '/bench/me', user.headers, guardedBody),
+    target('auth-me', 'real GET /auth/me (+ user query)', app, '/auth/me', user.headers, meBody),
+    target(
+      'baseline-a',
+      'baseline A: passport-jwt as in the NestJS docs',
+      baselineA,
+      '/bench/me',
+      { ...plain, authorization: `Bearer ${docsToken}` },
+      guardedBody,
+    ),
+  ];
+  if (redis.available) {
+    const redisUser = await signIn(redis.app.url, 'bench-redis@example.com');
+    targets.push(
+      target(
+        'guarded-redis',
+        'guarded route, Redis store',
+        redis.app,
+        '/bench/me',
+        redisUser.headers,
+        JSON.stringify({ id: redisUser.userId, sessionId: redisUser.sessionId }),
+      ),
+    );
+  }
+  for (const t of targets) {
+    const answer = await get(t.url + t.path, t.headers);
+    if (answer.status !== 200 || answer.body !== t.body) {
+      throw new Error(`${t.label}: expected 200 ${t.body}, got ${answer.status} ${answer.body}`);
+    }
+  }
+  return targets;
+}
+
+/** A guard that let everything through would be fast for the wrong reason: prove each one rejects. */
+async function checkGuardsReject(targets: Target[]): Promise<void> {
+  for (const t of targets) {
+    if (!t.headers.authorization) continue;
+    const withoutCookie = { ...t.headers };
+    delete withoutCookie.cookie;
+    const forged = { ...t.headers, authorization: `${t.headers.authorization.slice(0, -4)}AAAA` };
+    for (const headers of t.id === 'baseline-a' || t.id === 'step-jwt'
+      ? [forged]
+      : [forged, withoutCookie]) {
+      const answer = await get(t.url + t.path, headers);
+      if (answer.status !== 401)
+        throw new Error(`${t.label}: a bad request got ${answer.status}, not 401`);
+    }
+  }
+}
+
+export const warmupText = (settings: BenchContext['settings']): string =>
+  'amount' in settings.warmup
+    ? `${settings.warmup.amount} requests`
+    : `${settings.warmup.durationSec} s`;
+
+function render(
+  context: BenchContext,
+  throughput: ThroughputRow[],
+  latency: LatencyRow[],
+  micro: MicroResult[],
+  redis: RedisApp,
+  ratios: GuardResult['ratios'],
+): string {
+  const { settings } = context;
+  const byId = new Map(throughput.map((row) => [row.target.id, row]));
+  const rps = (id: string) => byId.get(id)?.median ?? NaN;
+  const us = (id: string) => 1e6 / rps(id);
+  const microNs = (id: string) => micro.find((m) => m.id === id)?.nsPerOp ?? NaN;
+  const out: string[] = [];
+
+  out.push('## 1. Guarded request throughput and latency');
+  out.push('');
+  out.push(
+    `Closed loop (autocannon, 10 connections, ${settings.durationSec} s per run after a warm-up of ${warmupText(settings)} per target), ` +
+      `median of ${settings.rounds} alternating round(s); the spread is the lowest and highest round.`,
+  );
+  out.push('');
+  out.push(
+    table(
+      ['target', 'requests/s (median)', 'spread', 'vs unguarded'],
+      throughput.map((row) => [
+        row.target.label,
+        formatNumber(row.median),
+        row.rps.length > 1
+          ? `${formatNumber(Math.min(...row.rps))} to ${formatNumber(Math.max(...row.rps))}`
+          : 'one round',
+        formatPercent(row.median / rps('public')),
+      ]),
+    ),
+  );
+  if (!redis.available) out.push('', `Redis mode: ${redis.reason}.`);
+  out.push('');
+  out.push(
+    barChart({
+      title: 'Throughput (requests/s, median)',
+      labels: throughput.map((row) => row.target.id),
+      yLabel: 'requests/s',
+      values: throughput.map((row) => row.median),
+    }),
+  );
+  out.push('');
+  out.push(
+    table(
+      ['target', 'measured', 'result'],
+      [
+        [
+          'guarded ≥ 90% of unguarded',
+          formatPercent(ratios.guardedVsUnguarded),
+          verdict(ratios.guardedVsUnguarded >= 0.9),
+        ],
+        [
+          'guarded ≥ 8x baseline A',
+          `${formatNumber(ratios.guardedVsBaselineA)}x`,
+          verdict(ratios.guardedVsBaselineA >= 8),
+        ],
+        [
+          'Redis mode ≥ 60% of memory mode',
+          ratios.redisVsMemory === null
+            ? 'not available in this build'
+            : formatPercent(ratios.redisVsMemory),
+          ratios.redisVsMemory === null ? 'not measured' : verdict(ratios.redisVsMemory >= 0.6),
+        ],
+      ],
+    ),
+  );
+
+  out.push('');
+  out.push('### Latency at a fixed rate (open loop)');
+  out.push('');
+  out.push(
+    `Each target at 50% and 80% of its own median peak, ${settings.latencyMs / 1000} s per run (the first fifth discarded), ` +
+      `median of ${settings.latencyRounds} round(s). Latency counts from when each request was due, in µs ` +
+      "(bench/lib/load.ts: autocannon's `overallRate` spends each connection's per-second quota back to back and rounds to whole ms, so it measures queueing again).",
+  );
+  out.push('');
+  out.push(
+    table(
+      [
+        'target',
+        'load',
+        'rate (req/s)',
+        'p50 µs',
+        'p90 µs',
+        'p99 µs',
+        'max µs',
+        'sent late p99 µs',
+      ],
+      latency.map((row) => [
+        row.target.label,
+        `${row.share * 100}%`,
+        formatNumber(row.rate),
+        formatNumber(row.p50),
+        formatNumber(row.p90),
+        formatNumber(row.p99),
+        formatNumber(row.max),
+        formatNumber(row.lagP99),
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(
+    '"Sent late" is how far behind schedule requests went out (every connection busy, or the generator starved of CPU); ' +
+      'when it is large, the server could not keep up with the rate on this machine and the percentiles are backlog.',
+  );
+  const at80 = latency.filter((row) => row.share === 0.8);
+  out.push('');
+  out.push(
+    barChart({
+      title: 'p99 latency at 80% of each peak (µs)',
+      labels: at80.map((row) => row.target.id),
+      yLabel: 'µs',
+      values: at80.map((row) => row.p99),
+    }),
+  );
+
+  out.push('');
+  out.push('### The guard step by step');
+  out.push('');
+  out.push(
+    'Each step is the previous one plus one check, through the same passport-jwt strategy and Nest guard pipeline ' +
+      '(bench/servers/bench.module.ts). CPU µs per request = 1 / (requests/s) at saturation on one server core; ' +
+      '"added" is the difference to the step before. "Alone" is the same piece timed in a loop without a server ' +
+      '(bench/micro.bench.ts); the gap is what Passport and Nest add around it.',
+  );
+  out.push('');
+  const steps: Array<[string, string, string[]]> = [
+    ['public', 'unguarded route', []],
+    [
+      'step-jwt',
+      '+ passport-jwt: extract, verify (KeyObject), claims',
+      ['jwt-keyobject', 'claims'],
+    ],
+    ['step-fingerprint', '+ fingerprint cookie: SHA-256, timingSafeEqual', ['fingerprint']],
+    ['step-session', '+ session lookup and checks', ['find']],
+    ['step-touch', '+ activity write on every request (SESSION_ACTIVITY_INTERVAL=0)', ['touch']],
+  ];
+  out.push(
+    table(
+      ['step', 'requests/s', 'µs/request', 'added µs', 'alone µs', 'framework µs'],
+      steps.map(([id, label, pieces], i) => {
+        const added = i === 0 ? NaN : us(id) - us(steps[i - 1][0]);
+        const alone = pieces.reduce((sum, piece) => sum + microNs(piece) / 1000, 0);
+        return [
+          label,
+          formatNumber(rps(id)),
+          formatNumber(us(id)),
+          i === 0 ? '' : formatNumber(added),
+          i === 0 ? '' : formatNumber(alone),
+          i === 0 ? '' : formatNumber(added - alone),
+        ];
+      }),
+    ),
+  );
+  out.push('');
+  out.push(
+    `The real guard (\`/bench/me\`: step 3 plus the throttled activity check) costs ${formatNumber(us('guarded') - us('public'))} µs ` +
+      `over the unguarded route; the real \`/auth/me\` adds ${formatNumber(us('auth-me') - us('guarded'))} µs for its user query.`,
+  );
+  out.push('');
+  out.push(
+    barChart({
+      title: 'CPU µs per request, by step',
+      labels: steps.map(([id]) => id),
+      yLabel: 'µs/request',
+      values: steps.map(([id]) => us(id)),
+    }),
+  );
+  out.push('');
+  out.push('Micro-benchmarks (median of 5 rounds):');
+  out.push('');
+  out.push(
+    table(
+      ['piece', 'ns/op'],
+      micro.map((m) => [m.label, formatNumber(m.nsPerOp)]),
+    ),
+  );
+  return out.join('\n');
+}

@@ -1,0 +1,181 @@
+import { BenchContext, startBenchApp } from './lib/context';
+import { login, register, signIn } from './lib/http-client';
+import { closedLoop, openLoop, Target, windowPercentiles } from './lib/load';
+import { barChart, table, verdict } from './lib/markdown';
+import { formatNumber, median, percentile } from './lib/stats';
+import type { EventLoopDelay } from './servers/bench-app';
+
+export const STORM_TARGET_RATIO = 2;
+
+interface StormRound {
+  readonly stormMs: number;
+  readonly loginP50Ms: number;
+  readonly loginMaxMs: number;
+  readonly p99Us: number;
+  readonly maxUs: number;
+  readonly count: number;
+  readonly eventLoop: EventLoopDelay;
+}
+
+export interface StormResult {
+  readonly logins: number;
+  readonly rate: number;
+  readonly quietP99Us: number;
+  readonly quietEventLoop: EventLoopDelay;
+  readonly rounds: StormRound[];
+  readonly ratio: number;
+  readonly markdown: string;
+}
+
+/**
+ * Part 4: concurrent logins (argon2id on libuv's thread pool) while guarded requests arrive at a
+ * fixed rate. Each login comes from its own address (X-Forwarded-For, TRUST_PROXY=true), as a
+ * real storm would, so per-address limits do not turn it into a storm of 429s.
+ */
+export async function loginStorm(context: BenchContext): Promise<StormResult> {
+  const { settings } = context;
+  const app = await startBenchApp(context, 'app (login storm)', { TRUST_PROXY: 'true' });
+  try {
+    const user = await signIn(app.url, 'bench-storm-reader@example.com');
+    const target: Target = {
+      id: 'guarded',
+      label: 'guarded route',
+      url: app.url,
+      path: '/bench/me',
+      headers: user.headers,
+      body: JSON.stringify({ id: user.userId, sessionId: user.sessionId }),
+    };
+    context.log(`part 4: registering ${settings.logins} users`);
+    const emails = Array.from(
+      { length: settings.logins },
+      (_, i) => `bench-storm-${i}@example.com`,
+    );
+    for (let i = 0; i < emails.length; i += 8)
+      await Promise.all(emails.slice(i, i + 8).map((email) => register(app.url, email)));
+
+    const storm = async (): Promise<{ ms: number; latencies: number[] }> => {
+      const started = performance.now();
+      const latencies = await Promise.all(
+        emails.map(async (email, i) => {
+          const sent = performance.now();
+          await login(app.url, email, { 'x-forwarded-for': `198.51.100.${(i % 250) + 1}` });
+          return performance.now() - sent;
+        }),
+      );
+      return { ms: performance.now() - started, latencies };
+    };
+    // A first storm warms argon2 and tells how long one lasts on this machine.
+    const warm = await storm();
+    const peak = (await closedLoop(target, { durationSec: Math.max(1, settings.durationSec) })).rps;
+    const rate = Math.max(50, Math.round(peak * 0.5));
+    const stormAtMs = 500;
+    const durationMs = Math.max(settings.latencyMs, stormAtMs + warm.ms * 1.5 + 500);
+
+    await app.call('watchEventLoop');
+    const quiet = await openLoop(target, { rate, durationMs, warmupMs: 300 });
+    const quietEventLoop = await app.call<EventLoopDelay>('eventLoopDelay');
+    if (quiet.errors > 0) throw new Error(`${quiet.errors} guarded requests failed`);
+
+    const rounds: StormRound[] = [];
+    for (let round = 0; round < settings.stormRounds; round++) {
+      let running: Promise<{ ms: number; latencies: number[] }> | null = null;
+      await app.call('watchEventLoop');
+      const loaded = await openLoop(target, {
+        rate,
+        durationMs,
+        warmupMs: 300,
+        at: { ms: stormAtMs, run: () => (running = storm()) },
+      });
+      const eventLoop = await app.call<EventLoopDelay>('eventLoopDelay');
+      if (running === null) throw new Error('the storm never started');
+      const done = await (running as Promise<{ ms: number; latencies: number[] }>);
+      if (loaded.errors > 0)
+        throw new Error(`${loaded.errors} guarded requests failed during the storm`);
+      const during = windowPercentiles(loaded.samples, stormAtMs, stormAtMs + done.ms);
+      const sorted = Float64Array.from(done.latencies).sort();
+      rounds.push({
+        stormMs: done.ms,
+        loginP50Ms: percentile(sorted, 50),
+        loginMaxMs: sorted[sorted.length - 1],
+        p99Us: during.p99,
+        maxUs: during.max,
+        count: during.count,
+        eventLoop,
+      });
+      context.log(`part 4: storm ${round + 1}/${settings.stormRounds} done`);
+    }
+    const stormP99 = median(rounds.map((r) => r.p99Us));
+    const result = {
+      logins: settings.logins,
+      rate,
+      quietP99Us: quiet.p99,
+      quietEventLoop,
+      rounds,
+      ratio: stormP99 / quiet.p99,
+    };
+    return { ...result, markdown: render(result, settings.stormRounds) };
+  } finally {
+    await app.stop();
+  }
+}
+
+function render(result: Omit<StormResult, 'markdown'>, roundsWanted: number): string {
+  const { rounds } = result;
+  const med = (pick: (round: StormRound) => number) => median(rounds.map(pick));
+  const out: string[] = [];
+  out.push('## 4. Login storm');
+  out.push('');
+  out.push(
+    `${result.logins} logins at once (argon2id, 19 MiB, t=2, on libuv's thread pool of 4) while guarded requests arrive at ` +
+      `${formatNumber(result.rate)}/s (50% of the measured peak). Guarded latency of the requests due while the storm lasted, ` +
+      `against the same rate without logins; median of ${roundsWanted} storm(s).`,
+  );
+  out.push('');
+  out.push(
+    table(
+      ['measure', 'quiet', 'during the storm', 'target', 'result'],
+      [
+        [
+          'guarded p99',
+          `${formatNumber(result.quietP99Us)} µs`,
+          `${formatNumber(med((r) => r.p99Us))} µs (${formatNumber(result.ratio)}x)`,
+          `≤ ${STORM_TARGET_RATIO}x quiet`,
+          verdict(result.ratio <= STORM_TARGET_RATIO),
+        ],
+        ['guarded max', '', `${formatNumber(med((r) => r.maxUs))} µs`, '', ''],
+        [
+          'event-loop delay, max',
+          `${formatNumber(result.quietEventLoop.max)} ms`,
+          `${formatNumber(med((r) => r.eventLoop.max))} ms`,
+          '',
+          '',
+        ],
+        [
+          'event-loop delay, p99',
+          `${formatNumber(result.quietEventLoop.p99)} ms`,
+          `${formatNumber(med((r) => r.eventLoop.p99))} ms`,
+          '',
+          '',
+        ],
+        ['storm duration', '', `${formatNumber(med((r) => r.stormMs))} ms`, '', ''],
+        [
+          'login latency p50 / max',
+          '',
+          `${formatNumber(med((r) => r.loginP50Ms))} / ${formatNumber(med((r) => r.loginMaxMs))} ms`,
+          '',
+          '',
+        ],
+      ],
+    ),
+  );
+  out.push('');
+  out.push(
+    barChart({
+      title: 'Guarded p99 (µs): quiet vs login storm',
+      labels: ['quiet', 'storm', '2x quiet (target)'],
+      yLabel: 'µs',
+      values: [result.quietP99Us, med((r) => r.p99Us), result.quietP99Us * STORM_TARGET_RATIO],
+    }),
+  );
+  return out.join('\n');
+}

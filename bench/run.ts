@@ -1,0 +1,205 @@
+import { join } from 'node:path';
+import { createContext, Mode } from './lib/context';
+import { machineInfo } from './lib/machine';
+import { table, writeGenerated } from './lib/markdown';
+import { redisAnswers, removeRedisKeys } from './lib/redis-cleanup';
+import { compileForChildren } from './lib/compile';
+import { guardThroughput } from './guard-throughput.bench';
+import { sessionStore, STORE_TARGET_BYTES } from './session-store.report';
+import { cleanupPause, MAX_DELAY_TARGET_MS } from './cleanup-pause.bench';
+import { loginStorm, STORM_TARGET_RATIO } from './login-storm.bench';
+import { revocationLatency, REVOCATION_TARGET_MS } from './revocation.bench';
+import { cpuProfiles } from './cpu-profile.bench';
+import { median } from './lib/stats';
+
+/**
+ * `npm run bench` (full) and `npm run bench:quick` (checks the scripts in under a minute).
+ * Runs every part, prints the tables and writes them into BENCHMARKS.md between the generated
+ * markers; the hand-written analysis around them is kept.
+ *
+ * Options: --quick, --only=guard,store,cleanup,storm,revocation,profile (prints, writes nothing
+ * unless --write), --output=<file>. Environment: BENCH_REDIS_URL (or REDIS_URL_TEST) for the
+ * Redis-mode parts; BENCH_APP_<NAME>=value adds NAME=value to every bench app's environment.
+ */
+const PARTS = ['guard', 'store', 'cleanup', 'storm', 'revocation', 'profile'] as const;
+type Part = (typeof PARTS)[number];
+
+interface Summary {
+  readonly what: string;
+  readonly target: string;
+  readonly measured: string;
+  readonly result: string;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const mode: Mode = args.includes('--quick') ? 'quick' : 'full';
+  const onlyArg = args.find((arg) => arg.startsWith('--only='));
+  const only = onlyArg ? (onlyArg.slice('--only='.length).split(',') as Part[]) : null;
+  const unknown = only?.filter((part) => !PARTS.includes(part));
+  if (unknown?.length)
+    throw new Error(`unknown part(s): ${unknown.join(', ')} (parts: ${PARTS.join(', ')})`);
+  const write = only === null || args.includes('--write');
+  const output =
+    args.find((arg) => arg.startsWith('--output='))?.slice('--output='.length) ??
+    join(__dirname, '..', 'BENCHMARKS.md');
+  const partStarted = Date.now();
+  const wanted = (part: Part) => {
+    const yes = only === null || only.includes(part);
+    if (yes)
+      console.error(`[bench] ${part} (${((Date.now() - partStarted) / 1000).toFixed(0)} s in)`);
+    return yes;
+  };
+
+  const redisCandidate =
+    process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL_TEST ?? 'redis://127.0.0.1:6379';
+  const redisUrl = (await redisAnswers(redisCandidate)) ? redisCandidate : null;
+  const appEnv = Object.fromEntries(
+    Object.entries(process.env)
+      .filter(([name, value]) => name.startsWith('BENCH_APP_') && value !== undefined)
+      .map(([name, value]) => [name.slice('BENCH_APP_'.length), value as string]),
+  );
+  const context = createContext(mode, redisUrl, appEnv);
+  const machine = machineInfo();
+  const started = Date.now();
+  const sections: string[] = [];
+  const summary: Summary[] = [];
+
+  context.log('compiling src/ and bench/ for the child processes');
+  compileForChildren();
+
+  try {
+    if (wanted('guard')) {
+      const result = await guardThroughput(context);
+      sections.push(result.markdown);
+      summary.push(
+        {
+          what: 'guarded vs unguarded throughput',
+          target: '≥ 90%',
+          ...ratio(result.ratios.guardedVsUnguarded, 0.9, 'percent'),
+        },
+        {
+          what: 'guarded vs baseline A throughput',
+          target: '≥ 8x',
+          ...ratio(result.ratios.guardedVsBaselineA, 8, 'times'),
+        },
+        {
+          what: 'Redis mode vs memory mode throughput',
+          target: '≥ 60%',
+          ...(result.ratios.redisVsMemory === null
+            ? { measured: 'not available in this build', result: 'not measured' }
+            : ratio(result.ratios.redisVsMemory, 0.6, 'percent')),
+        },
+      );
+    }
+    if (wanted('store')) {
+      const { result, markdown } = await sessionStore(context);
+      sections.push(markdown);
+      summary.push({
+        what: `heap per session, ${result.sessions.toLocaleString('en-US')} sessions`,
+        target: `≤ ${STORE_TARGET_BYTES} B`,
+        measured: `${Math.round(result.bytesPerSession)} B`,
+        result:
+          result.sessions < 1_000_000
+            ? 'not judged (quick mode)'
+            : result.bytesPerSession <= STORE_TARGET_BYTES
+              ? '**met**'
+              : '**missed**',
+      });
+    }
+    if (wanted('cleanup')) {
+      const result = await cleanupPause(context);
+      sections.push(result.markdown);
+      const maxDelay = median(result.rounds.map((round) => round.eventLoop.max));
+      summary.push({
+        what: `event-loop delay while sweeping ${result.expired.toLocaleString('en-US')} of ${result.stored.toLocaleString('en-US')} sessions`,
+        target: `max ≤ ${MAX_DELAY_TARGET_MS} ms`,
+        measured: `${maxDelay.toFixed(1)} ms`,
+        result: maxDelay <= MAX_DELAY_TARGET_MS ? '**met**' : '**missed**',
+      });
+    }
+    if (wanted('storm')) {
+      const result = await loginStorm(context);
+      sections.push(result.markdown);
+      summary.push({
+        what: `guarded p99 during ${result.logins} concurrent logins`,
+        target: `≤ ${STORM_TARGET_RATIO}x quiet`,
+        measured: `${result.ratio.toFixed(1)}x`,
+        result: result.ratio <= STORM_TARGET_RATIO ? '**met**' : '**missed**',
+      });
+    }
+    if (wanted('revocation')) {
+      const result = await revocationLatency(context);
+      sections.push(result.markdown);
+      summary.push({
+        what: 'revocation seen by a second instance (Redis mode)',
+        target: `≤ ${REVOCATION_TARGET_MS} ms`,
+        ...(result.available
+          ? {
+              measured: `max ${result.maxMs.toFixed(0)} ms`,
+              result: result.maxMs <= REVOCATION_TARGET_MS ? '**met**' : '**missed**',
+            }
+          : { measured: 'not available in this build', result: 'not measured' }),
+      });
+    }
+    if (wanted('profile')) {
+      sections.push(
+        context.settings.profileSec > 0
+          ? (await cpuProfiles(context)).markdown
+          : '## CPU profiles\n\nNot taken in quick mode: `npm run bench` profiles the guarded route and baseline A.',
+      );
+    }
+  } finally {
+    if (redisUrl) {
+      const removed = await removeRedisKeys(redisUrl, context.redisPrefix).catch(() => 0);
+      if (removed > 0) context.log(`removed ${removed} Redis keys under ${context.redisPrefix}`);
+    }
+  }
+
+  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  const generated = [
+    `_Generated by \`${machine.command}\` (${mode} mode, ${minutes} min) on ${machine.date}._`,
+    '',
+    table(
+      ['machine', 'value'],
+      [
+        ['CPU', machine.cpu],
+        ['cores', String(machine.cores)],
+        ['memory', machine.memory],
+        ['load average at start (1, 5, 15 min)', machine.loadAverage],
+        ['Node.js', machine.node],
+        ['commit', machine.commit],
+      ],
+    ),
+    '',
+    '## Targets',
+    '',
+    table(
+      ['what', 'target', 'measured', 'result'],
+      summary.map((row) => [row.what, row.target, row.measured, row.result]),
+    ),
+    '',
+    ...sections.flatMap((section) => [section, '']),
+  ].join('\n');
+
+  console.log(generated);
+  if (write) {
+    writeGenerated(output, generated, SKELETON);
+    context.log(`wrote ${output}`);
+  }
+}
+
+function ratio(value: number, goal: number, style: 'percent' | 'times') {
+  const measured = style === 'percent' ? `${(value * 100).toFixed(0)}%` : `${value.toFixed(1)}x`;
+  return {
+    measured,
+    result: !Number.isFinite(value) ? 'not measured' : value >= goal ? '**met**' : '**missed**',
+  };
+}
+
+const SKELETON = '# Benchmarks\n';
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exit(1);
+});
