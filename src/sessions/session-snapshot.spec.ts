@@ -92,7 +92,8 @@ describe('writeSnapshot / readSnapshot', () => {
     expect(read.map(plain)).toEqual([...store.entries()].map(plain));
     const again = read.find((session) => session.id === rotated.id);
     expect(again).toMatchObject({
-      previousRefreshHash: rotated.previousRefreshHash,
+      // The credential the rotation replaced: the one the session was created with.
+      previousRefreshHash: rotated.refreshHash,
       loginIpAddress: '203.0.113.7',
       loginUserAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0',
       refreshRotatedAt: Math.floor(Date.UTC(2026, 0, 1, 0, 2) / 1000),
