@@ -8,6 +8,7 @@ import { signIn } from './lib/http-client';
 import { closedLoop, Target } from './lib/load';
 import { table } from './lib/markdown';
 import { formatNumber } from './lib/stats';
+import { UNGUARDED_BODY } from './servers/bench.module';
 
 interface CpuProfile {
   nodes: Array<{
@@ -131,6 +132,20 @@ export async function cpuProfiles(
     }
   };
 
+  context.log(`profile: unguarded route, ${seconds} s`);
+  await run(
+    'unguarded',
+    'unguarded route (`/bench/public`, the ceiling)',
+    await startBenchApp(context, 'app (profiled, unguarded)', {}, profiled('unguarded')),
+    async (app) => ({
+      id: 'unguarded',
+      label: 'unguarded',
+      url: app.url,
+      path: '/bench/public',
+      headers: { 'user-agent': USER_AGENT },
+      body: JSON.stringify(UNGUARDED_BODY),
+    }),
+  );
   context.log(`profile: guarded route, ${seconds} s`);
   await run(
     'guarded',

@@ -1,16 +1,16 @@
 import 'reflect-metadata';
 import { Controller, Get, Injectable, Module, Request, UseGuards } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ExtractJwt, Strategy } from 'passport-jwt';
-import { createApp } from '../../src/bootstrap';
-import { validateEnv } from '../../src/config';
 import { childConfig, reportFailure, reportReady, serveCommands } from '../lib/child-side';
 
 /**
  * Baseline A: a minimal NestJS app guarded the way the NestJS authentication docs show
  * (passport-jwt, the secret as a plain string, bearer token, `validate` returns the payload's
- * user, no session lookup). Built by the service's own `createApp`, so the adapter, cookies,
- * security headers and pipes are the same: only the guard differs.
+ * user, no session lookup), on the same Fastify adapter as the service but with nothing else:
+ * no security headers, cookies, logs or metrics. The service pays for those; the baseline does not.
  */
 interface Config {
   port: number;
@@ -59,8 +59,11 @@ class ProfileController {
 class BaselineModule {}
 
 async function main(): Promise<void> {
-  const env = validateEnv({ NODE_ENV: 'production', JWT_SECRET: secret, LOG_LEVEL: 'warn' });
-  const app = await createApp(env, { logger: false, module: BaselineModule });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    BaselineModule,
+    new FastifyAdapter(),
+    { logger: false },
+  );
   await app.listen({ port, host: '127.0.0.1' });
   serveCommands({}, () => app.close());
   reportReady(port);

@@ -203,6 +203,48 @@ describe('HTTP hardening (e2e)', () => {
     });
   });
 
+  describe('security headers', () => {
+    it("sends helmet's headers with every answer: success, 401, 404, 415 and 400", async () => {
+      const client = await signedInClient(target, uniqueEmail(), PASSWORD);
+      const answers = {
+        me: await client.get('/auth/me'),
+        unauthenticated: await target.inject({ method: 'GET', url: '/auth/me' }),
+        unknownRoute: await target.inject({ method: 'GET', url: '/no/such/route' }),
+        notJson: await target.inject({
+          method: 'POST',
+          url: '/auth/login',
+          headers: { 'content-type': 'text/plain' },
+          payload: 'email=a',
+        }),
+        malformed: await target.inject({
+          method: 'POST',
+          url: '/auth/login',
+          headers: { 'content-type': 'application/json' },
+          payload: '{"email":',
+        }),
+      };
+      for (const [what, response] of Object.entries(answers)) {
+        expect({ what, headers: response.headers }).toEqual({
+          what,
+          headers: expect.objectContaining({
+            'content-security-policy': expect.stringContaining("default-src 'self'"),
+            'strict-transport-security': 'max-age=31536000; includeSubDomains',
+            'x-content-type-options': 'nosniff',
+            'x-frame-options': 'SAMEORIGIN',
+            'referrer-policy': 'no-referrer',
+            'cross-origin-opener-policy': 'same-origin',
+            'cross-origin-resource-policy': 'same-origin',
+          }),
+        });
+        expect(response.headers['x-powered-by']).toBeUndefined();
+      }
+      expect(answers.unauthenticated.statusCode).toBe(401);
+      expect(answers.unknownRoute.statusCode).toBe(404);
+      expect(answers.notJson.statusCode).toBe(415);
+      expect(answers.malformed.statusCode).toBe(400);
+    });
+  });
+
   describe('sizes and lengths', () => {
     it('refuses a body over BODY_LIMIT with 413 and stores nothing', async () => {
       const email = uniqueEmail();

@@ -1,0 +1,44 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import helmet, { HelmetOptions } from 'helmet';
+
+/** helmet's settings for this service: its defaults, with a CSP the OpenAPI UI at /docs can run under. */
+export const HELMET_OPTIONS: Readonly<HelmetOptions> = {
+  contentSecurityPolicy: {
+    directives: {
+      defaultSrc: ["'self'"],
+      // The OpenAPI UI at /docs needs its inline bootstrap script and styles.
+      scriptSrc: ["'self'", "'unsafe-inline'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+    },
+  },
+};
+
+/**
+ * The headers helmet sets for `options`, worked out once. They depend on nothing in the request
+ * (no CSP nonces here), so computing them per request, as @fastify/helmet does (it builds a new
+ * helmet middleware for every request), only costs time: ~10% of a small request's CPU.
+ */
+export function securityHeaders(
+  options: Readonly<HelmetOptions> = HELMET_OPTIONS,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const response = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    },
+    removeHeader(name: string) {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  let failure: unknown;
+  helmet(options)(
+    {} as IncomingMessage,
+    response as unknown as ServerResponse,
+    (error?: unknown) => {
+      failure = error;
+    },
+  );
+  if (failure) throw failure;
+  return headers;
+}
