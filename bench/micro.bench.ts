@@ -3,6 +3,8 @@ import { ConfigService } from '@nestjs/config';
 import * as jwt from 'jsonwebtoken';
 import { FingerprintService, safeEqual } from '../src/auth/fingerprint.service';
 import { readClaims, CompleteToken } from '../src/auth/jwt.strategy';
+import { cacheVerifiedTokens } from '../src/auth/verified-token-cache';
+import { Strategy } from 'passport-jwt';
 import { SystemClock } from '../src/common/clock';
 import { Env, validateEnv } from '../src/config';
 import { InMemorySessionRepository } from '../src/sessions/in-memory-session.repository';
@@ -17,6 +19,13 @@ export interface MicroResult {
 }
 
 const ISSUER = 'fingerprint-auth';
+
+type PassportVerifier = (
+  token: string,
+  key: unknown,
+  options: object,
+  done: (error: Error | null, decoded?: unknown) => void,
+) => void;
 
 /**
  * The guard's pieces in isolation, in this process: what each step costs without Passport and
@@ -80,6 +89,28 @@ export async function microBenchmarks(
     'jsonwebtoken verify, KeyObject secret, HS256 pinned (the service)',
     nsPerOp(() => jwt.verify(serviceToken, key as unknown as string, verifyOptions), iterations)
       .nsPerOp,
+  );
+  // The service's verifier as passport-jwt calls it, with the token already seen (every request of
+  // a session after its first, until the token is refreshed).
+  const cachedKey = createSecretKey(Buffer.from(secret));
+  cacheVerifiedTokens(cachedKey);
+  const passportVerify = (Strategy as unknown as { JwtVerifier: PassportVerifier }).JwtVerifier;
+  const cachedToken = jwt.sign({ sid: session.id, fgp }, cachedKey, {
+    algorithm: 'HS256',
+    expiresIn: 900,
+    issuer: ISSUER,
+    subject: session.userId,
+  });
+  let verified = false;
+  passportVerify(cachedToken, cachedKey, verifyOptions, (error) => (verified = error === null));
+  if (!verified) throw new Error('micro: cached verification failed');
+  add(
+    'jwt-cached',
+    'passport-jwt verifier with the verified-token cache, token seen before',
+    nsPerOp(
+      () => passportVerify(cachedToken, cachedKey, verifyOptions, () => undefined),
+      iterations,
+    ).nsPerOp,
   );
   add(
     'jwt-string',

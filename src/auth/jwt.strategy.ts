@@ -9,6 +9,7 @@ import { Session, toSeconds } from '../sessions/session';
 import { SessionRepository } from '../sessions/session.repository';
 import { clientOf } from '../common/client';
 import { JWT_ALGORITHM, signingKey } from './access-token.service';
+import { cacheVerifiedTokens } from './verified-token-cache';
 import { AuthRejection } from './auth-rejection';
 import { FingerprintService, safeEqual } from './fingerprint.service';
 
@@ -27,13 +28,18 @@ export interface CompleteToken {
 /** JOSE header parameters this service understands; anything listed in `crit` beyond these fails. */
 const UNDERSTOOD_CRITICAL: readonly string[] = [];
 
-/** passport-jwt's options: the token checks of step 1 (benchmarks reuse them step by step). */
+/**
+ * passport-jwt's options: the token checks of step 1 (benchmarks reuse them step by step). The
+ * strategy remembers the tokens it has verified (see `VerifiedTokenCache`).
+ */
 export function jwtStrategyOptions(config: ConfigService<Env, true>): StrategyOptionsWithRequest {
   const audience = config.get('JWT_AUDIENCE', { infer: true });
+  const key = signingKey(config);
+  cacheVerifiedTokens(key);
   return {
     jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
     // jsonwebtoken accepts a KeyObject (the typings predate it); see `signingKey`.
-    secretOrKey: signingKey(config) as unknown as Buffer,
+    secretOrKey: key as unknown as Buffer,
     algorithms: [JWT_ALGORITHM],
     ignoreExpiration: false,
     issuer: config.get('JWT_ISSUER', { infer: true }),
