@@ -8,16 +8,12 @@ import { DomainExceptionFilter } from './common/exception.filter';
 import { configModule, Env } from './config';
 import { GeoIpModule } from './geoip/geoip.module';
 import { HealthModule } from './health/health.module';
-import type { Logger as PinoLogger } from 'pino';
-import { createRootLogger, loggingModule } from './observability/logging';
 import { ObservabilityModule } from './observability/observability.module';
 import { SessionsModule } from './sessions/sessions.module';
 import { UsersModule } from './users/users.module';
 
 export interface AppOptions {
   clock?: Clock;
-  /** The process's pino logger (see `createApp`); one is made from LOG_LEVEL when not given. */
-  rootLogger?: PinoLogger;
 }
 
 @Module({})
@@ -28,7 +24,6 @@ export class AppModule {
       module: AppModule,
       imports: [
         configModule(env),
-        loggingModule(options.rootLogger ?? createRootLogger(env.LOG_LEVEL)),
         CommonModule.forRoot(options.clock),
         ObservabilityModule,
         ScheduleModule.forRoot(),

@@ -9,7 +9,6 @@ import {
   type FastifyRequest,
 } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
 import type { Bindings, Logger as PinoLogger } from 'pino';
 import { AppModule, AppOptions } from './app.module';
 import { reasonPhrase } from './common/exception.filter';
@@ -20,8 +19,10 @@ import { Env } from './config';
 import { ShutdownState } from './health/shutdown-state';
 import { registerHttpMetrics } from './observability/http-metrics';
 import {
+  bindRequestLoggers,
   createRootLogger,
   logCompletedRequests,
+  nestLogger,
   REQUEST_ID_HEADER,
   requestId,
 } from './observability/logging';
@@ -116,7 +117,7 @@ export async function createApp(
 ): Promise<NestFastifyApplication> {
   const rootLogger = options.logger === false ? undefined : createRootLogger(env.LOG_LEVEL);
   const app = await NestFactory.create<NestFastifyApplication>(
-    options.module ?? AppModule.forRoot(env, { ...options, rootLogger }),
+    options.module ?? AppModule.forRoot(env, options),
     fastifyAdapter(env, rootLogger),
     // Logs wait for pino (LOG_LEVEL, JSON); tests pass `logger: false` to stay quiet.
     options.logger === false
@@ -124,7 +125,8 @@ export async function createApp(
       : { bodyParser: false, bufferLogs: true },
   );
   if (rootLogger) {
-    app.useLogger(app.get(Logger));
+    app.useLogger(nestLogger(rootLogger));
+    bindRequestLoggers(app.getHttpAdapter().getInstance());
     logCompletedRequests(app.getHttpAdapter().getInstance());
   }
   await configureApp(app, env);
