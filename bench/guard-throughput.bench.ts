@@ -404,8 +404,8 @@ function render(
     ['public', 'unguarded route', []],
     [
       'step-jwt',
-      '+ passport-jwt: extract, verify (KeyObject), claims',
-      ['jwt-keyobject', 'claims'],
+      '+ passport-jwt: extract, verify (cached after the first request), claims',
+      ['jwt-cached', 'claims'],
     ],
     ['step-fingerprint', '+ fingerprint cookie: SHA-256, timingSafeEqual', ['fingerprint']],
     ['step-session', '+ session lookup and checks', ['find']],
