@@ -44,6 +44,32 @@ export const STEPS = {
   touch: 'bench-step-touch',
 } as const;
 
+type Claims = ReturnType<typeof readClaims>;
+
+/** Step 2's check (and every later step's): the cookie's SHA-256 against `fgp`, in constant time. */
+function checkFingerprint(
+  fingerprints: FingerprintService,
+  request: FastifyRequest,
+  claims: Claims,
+): void {
+  if (!fingerprints.matches(request.cookies?.[fingerprints.cookieName], claims.fgp)) {
+    throw new AuthRejection('fingerprint_mismatch');
+  }
+}
+
+/** Step 3's check (and step 4's): the session exists, is the user's and holds the same hash. */
+async function findSession(sessions: SessionRepository, claims: Claims) {
+  const session = await sessions.findById(claims.sid);
+  if (
+    !session ||
+    session.userId !== claims.sub ||
+    !safeEqual(session.fingerprintHash, claims.fgp)
+  ) {
+    throw new AuthRejection('session_mismatch');
+  }
+  return session;
+}
+
 /** Step 1: signature, `exp`, `iss` and the claims' shape; nothing else. */
 @Injectable()
 class JwtOnlyStrategy extends PassportStrategy(Strategy, STEPS.jwt) {
@@ -69,9 +95,7 @@ class FingerprintStepStrategy extends PassportStrategy(Strategy, STEPS.fingerpri
 
   async validate(request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
     const claims = readClaims(token);
-    if (!this.fingerprints.matches(request.cookies?.[this.fingerprints.cookieName], claims.fgp)) {
-      throw new AuthRejection('fingerprint_mismatch');
-    }
+    checkFingerprint(this.fingerprints, request, claims);
     return { userId: claims.sub, sessionId: claims.sid };
   }
 }
@@ -89,17 +113,8 @@ class SessionStepStrategy extends PassportStrategy(Strategy, STEPS.session) {
 
   async validate(request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
     const claims = readClaims(token);
-    if (!this.fingerprints.matches(request.cookies?.[this.fingerprints.cookieName], claims.fgp)) {
-      throw new AuthRejection('fingerprint_mismatch');
-    }
-    const session = await this.sessions.findById(claims.sid);
-    if (
-      !session ||
-      session.userId !== claims.sub ||
-      !safeEqual(session.fingerprintHash, claims.fgp)
-    ) {
-      throw new AuthRejection('session_mismatch');
-    }
+    checkFingerprint(this.fingerprints, request, claims);
+    const session = await findSession(this.sessions, claims);
     return { userId: session.userId, sessionId: session.id };
   }
 }
@@ -117,17 +132,8 @@ class TouchStepStrategy extends PassportStrategy(Strategy, STEPS.touch) {
 
   async validate(request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
     const claims = readClaims(token);
-    if (!this.fingerprints.matches(request.cookies?.[this.fingerprints.cookieName], claims.fgp)) {
-      throw new AuthRejection('fingerprint_mismatch');
-    }
-    const session = await this.sessions.findById(claims.sid);
-    if (
-      !session ||
-      session.userId !== claims.sub ||
-      !safeEqual(session.fingerprintHash, claims.fgp)
-    ) {
-      throw new AuthRejection('session_mismatch');
-    }
+    checkFingerprint(this.fingerprints, request, claims);
+    const session = await findSession(this.sessions, claims);
     const client = clientOf(request);
     await this.sessions.touch(session.id, client.ipAddress, client.userAgent);
     return { userId: session.userId, sessionId: session.id };
