@@ -4,7 +4,7 @@ import type Redis from 'ioredis';
 import { createRedisClient, waitUntilReady } from '../src/redis/redis-client';
 import { RedisRateLimitStorage } from '../src/rate-limit/redis-rate-limit.storage';
 import { rateLimitStorageContract, WINDOW } from './contracts/rate-limit-storage.contract';
-import { keysWithPrefix } from './support/redis-server';
+import { deleteKeysWithPrefix, keysWithPrefix } from './support/redis';
 import { describeWithRedis } from './support/services';
 
 describeWithRedis('RateLimitStorage contract: RedisRateLimitStorage', (url) => {
@@ -19,7 +19,7 @@ describeWithRedis('RateLimitStorage contract: RedisRateLimitStorage', (url) => {
   afterAll(async () => {
     const cleaner = createRedisClient(url) as Redis;
     await waitUntilReady(cleaner, 5000);
-    for (const key of await keysWithPrefix(cleaner, prefix)) await cleaner.del(key);
+    await deleteKeysWithPrefix(cleaner, prefix);
     await cleaner.quit();
   });
 

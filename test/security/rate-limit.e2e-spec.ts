@@ -17,7 +17,8 @@ import { SessionRepository } from '../../src/sessions/session.repository';
 import { sessionPolicy } from '../../src/sessions/sessions.module';
 import { startApp, testEnv, TestApp } from '../support/app';
 import { signedInClient, TestClient } from '../support/client';
-import { keysWithPrefix, RedisServer, startRedisServer } from '../support/redis-server';
+import { deleteKeysWithPrefix, keysWithPrefix } from '../support/redis';
+import { describeWithRedisServer, RedisServer, startRedisServer } from '../support/redis-servers';
 import { describeWithRedis } from '../support/services';
 
 const PASSWORD = 'correct horse battery staple';
@@ -301,7 +302,7 @@ describeWithRedis('rate limits (e2e, Redis counters)', (url) => {
   afterAll(async () => {
     try {
       const redis = (first.app.get(RateLimitStorage) as RedisRateLimitStorage).redis as Redis;
-      for (const key of await keysWithPrefix(redis, prefix)) await redis.del(key);
+      await deleteKeysWithPrefix(redis, prefix);
     } finally {
       await first?.close();
       await second?.close();
@@ -338,7 +339,7 @@ describeWithRedis('rate limits (e2e, Redis counters)', (url) => {
   });
 });
 
-describeWithRedis('rate limits (e2e) when Redis is down', () => {
+describeWithRedisServer('rate limits (e2e) when Redis is down', () => {
   let redis: RedisServer;
   let target: TestApp;
 
@@ -352,7 +353,7 @@ describeWithRedis('rate limits (e2e) when Redis is down', () => {
 
   afterAll(async () => {
     await target?.close();
-    await redis?.close();
+    await redis?.stop();
   });
 
   it('answers 503 with Retry-After, issues nothing and stores nothing, then recovers', async () => {
@@ -378,7 +379,7 @@ describeWithRedis('rate limits (e2e) when Redis is down', () => {
     expect((await client.get('/auth/me')).statusCode).toBe(200);
     expect((await client.get('/sessions')).json().sessions).toHaveLength(1);
 
-    await redis.start();
+    redis = await startRedisServer(7710);
     const deadline = Date.now() + 10_000;
     let again = await login(target, email, PASSWORD);
     while (again.statusCode === 503 && Date.now() < deadline) {
