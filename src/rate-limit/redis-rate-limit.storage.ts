@@ -4,6 +4,9 @@ import { StoreUnavailableError } from '../common/errors';
 import { RedisClient } from '../redis/redis-client';
 import { RateLimitRecord, RateLimitStorage } from './rate-limit.storage';
 
+const INCREMENT_COMMAND = 'fpaRateLimitIncrement';
+type IncrementCommand = (...args: (string | number)[]) => Promise<unknown>;
+
 /**
  * Counters in Redis, shared by every instance: @nest-lab/throttler-storage-redis's atomic Lua
  * script, with every key under the service's prefix (`<prefix>{<key>:<throttler>}:hits` and
@@ -21,6 +24,9 @@ export class RedisRateLimitStorage
   ) {
     // Redis and Cluster are two overloads of the parent constructor; both are accepted.
     super(client as Redis);
+    // The parent's script, run here only because the parent cannot put a prefix before its keys;
+    // as a defined command it goes by its SHA (EVALSHA), not as the whole text on every login.
+    client.defineCommand(INCREMENT_COMMAND, { numberOfKeys: 2, lua: this.scriptSrc });
   }
 
   override async increment(
@@ -33,11 +39,7 @@ export class RedisRateLimitStorage
     const [hitKey, blockKey] = this.keysOf(key, throttlerName);
     let result: unknown;
     try {
-      // The parent's script, run here only because the parent cannot put a prefix before its keys.
-      result = await this.redis.call(
-        'eval',
-        this.scriptSrc,
-        2,
+      result = await (this.redis as unknown as Record<string, IncrementCommand>)[INCREMENT_COMMAND](
         hitKey,
         blockKey,
         throttlerName,
