@@ -90,14 +90,6 @@ class SessionRecord {
     public login: LoginClient | null,
   ) {}
 
-  get refreshHash(): string {
-    return unpackHashes(this.hashes)[1];
-  }
-
-  get previousRefreshHash(): string | null {
-    return unpackHashes(this.hashes)[2];
-  }
-
   /** A plain copy: what callers get, never the stored record itself. */
   toSession(): Session {
     const [fingerprintHash, refreshHash, previousRefreshHash] = unpackHashes(this.hashes);
@@ -229,7 +221,7 @@ export class InMemorySessionRepository extends SessionRepository {
     const record = this.findLive(id, now);
     if (!record) return { kind: 'invalid' };
 
-    const refreshHash = record.refreshHash;
+    const [, refreshHash, previousRefreshHash] = unpackHashes(record.hashes);
     if (refreshHash === rotation.presentedHash) {
       record.hashes = packHashes(
         rotation.nextFingerprintHash,
@@ -241,7 +233,6 @@ export class InMemorySessionRepository extends SessionRepository {
       this.recordActivity(record, now, rotation.ipAddress, rotation.userAgent);
       return { kind: 'rotated', session: record.toSession() };
     }
-    const previousRefreshHash = record.previousRefreshHash;
     if (previousRefreshHash !== null && previousRefreshHash === rotation.presentedHash) {
       if (now - record.refreshRotatedAt <= this.policy.refreshGracePeriod) {
         return { kind: 'grace', session: record.toSession() };
