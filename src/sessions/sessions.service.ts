@@ -9,8 +9,6 @@ import { SESSION_ID_PATTERN } from './session-id';
 import { CreateSessionResult, SessionRepository } from './session.repository';
 import { SessionView, sessionView } from './session.view';
 
-export { newSessionId, SESSION_ID_PATTERN } from './session-id';
-
 @Injectable()
 export class SessionsService {
   private readonly thresholds: AlertThresholds;
