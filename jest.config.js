@@ -3,8 +3,13 @@
  * live in test/. `npm test` runs them all.
  */
 const common = {
-  moduleFileExtensions: ['js', 'json', 'ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/../tsconfig.spec.json' }] },
+  moduleFileExtensions: ['js', 'mjs', 'cjs', 'json', 'ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/../tsconfig.spec.json' }],
+    '^.+\\.m?js$': '<rootDir>/../test/support/esm-transformer.js',
+  },
+  // Every file may need it (see esm-transformer.js); CommonJS files pass through untouched.
+  transformIgnorePatterns: [],
   testEnvironment: 'node',
 };
 

@@ -19,8 +19,5 @@ function newestMtime(dir) {
 
 if (!existsSync(entry) || statSync(entry).mtimeMs < newestMtime(join(root, 'src'))) {
   console.error('fingerprint-auth: building (dist/ is missing or older than src/)...');
-  execFileSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  execFileSync(process.execPath, [join(__dirname, 'build.js')], { cwd: root, stdio: 'inherit' });
 }

@@ -19,20 +19,18 @@ import { Env } from './config';
 import { ShutdownState } from './health/shutdown-state';
 import { registerHttpMetrics } from './observability/http-metrics';
 import {
-  bindRequestLoggers,
   createRootLogger,
   logCompletedRequests,
-  nestLogger,
+  PinoLoggerService,
   REQUEST_ID_HEADER,
   requestId,
 } from './observability/logging';
 import { Metrics } from './observability/metrics';
 
-/** Fastify's `trustProxy` from TRUST_PROXY: false, true, a hop count, or proxy addresses/CIDRs. */
-export function trustProxySetting(value: string): boolean | number | string[] {
+/** Fastify's `trustProxy` from TRUST_PROXY: false, true, or proxy addresses/CIDRs. */
+export function trustProxySetting(value: string): boolean | string[] {
   if (value === 'true') return true;
   if (value === 'false') return false;
-  if (/^\d+$/.test(value)) return Number(value);
   return value
     .split(',')
     .map((entry) => entry.trim())
@@ -125,8 +123,7 @@ export async function createApp(
       : { bodyParser: false, bufferLogs: true },
   );
   if (rootLogger) {
-    app.useLogger(nestLogger(rootLogger));
-    bindRequestLoggers(app.getHttpAdapter().getInstance());
+    app.useLogger(new PinoLoggerService(rootLogger));
     logCompletedRequests(app.getHttpAdapter().getInstance());
   }
   await configureApp(app, env);

@@ -66,7 +66,7 @@ describeWithRedis('RedisSessionRepository on one Redis server', (url) => {
         ie: expect.stringMatching(/^\d+$/),
         ae: expect.stringMatching(/^\d+$/),
       });
-      expect(await client.zrange(indexKey, 0, -1)).toEqual([input.id]);
+      expect(await client.zrange(indexKey, '0', '-1')).toEqual([input.id]);
     });
 
     it('lets keys expire by themselves: the session at its idle or absolute expiry, the index after its longest member', async () => {

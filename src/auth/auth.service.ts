@@ -57,14 +57,10 @@ export class AuthService {
       userId = user.id;
       const fingerprint = this.fingerprints.draw();
       const { session, refresh } = await this.startSession(user.id, fingerprint, client);
-      this.events.login('success', {
-        userId: user.id,
-        sessionId: session.id,
-        ip: client.ipAddress,
-      });
+      this.events.login('success', client, { userId: user.id, sessionId: session.id });
       return this.issue(session, fingerprint, refresh);
     } catch (error) {
-      this.events.login(loginFailure(error), { userId, ip: client.ipAddress });
+      this.events.login(loginFailure(error), client, { userId });
       throw error;
     }
   }
@@ -77,7 +73,7 @@ export class AuthService {
   async refresh(cookieValue: string | undefined, client: ClientInfo): Promise<IssuedTokens> {
     const presented = this.refreshCredentials.parse(cookieValue);
     if (!presented) {
-      this.events.refresh('invalid');
+      this.events.refresh('invalid', client);
       throw new UnauthenticatedError();
     }
     const current = await this.sessionStore.findById(presented.sessionId);
@@ -97,17 +93,19 @@ export class AuthService {
       userAgent: client.userAgent,
       ...(mayHaveMoved ? { location: this.geo.locate(client.ipAddress) } : {}),
     });
-    this.events.refresh(outcome.kind, { sessionId: presented.sessionId });
+    this.events.refresh(outcome.kind, client, { sessionId: presented.sessionId });
     switch (outcome.kind) {
       case 'rotated':
         return this.issue(outcome.session, fingerprint, refresh);
       case 'grace':
         return this.issue(outcome.session, null, null);
       case 'reused':
-        this.events.sessionRevoked('refresh_reuse', 1, {
-          userId: outcome.session.userId,
-          sessionId: outcome.session.id,
-        });
+        this.events.sessionRevoked(
+          'refresh_reuse',
+          1,
+          { userId: outcome.session.userId, sessionId: outcome.session.id },
+          client,
+        );
         throw new UnauthenticatedError();
       case 'invalid':
         throw new UnauthenticatedError();

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
+import { clientOf } from '../common/client';
 import { StoreUnavailableError } from '../common/errors';
 import { AuthRejection, RejectionReason } from './auth-rejection';
 import { IS_PUBLIC } from './public.decorator';
@@ -43,7 +44,7 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
       if (error instanceof StoreUnavailableError || error instanceof HttpException) throw error;
       // Something threw inside the JWT library itself (a validly signed `null` payload does):
       // the token is malformed, and the answer is the uniform 401, never a 500.
-      this.events.guardRejected('malformed_token');
+      this.events.guardRejected('malformed_token', clientOf(context.switchToHttp().getRequest()));
       this.logger.error(
         `token check threw: ${error instanceof Error ? error.message : String(error)}`,
       );
@@ -51,11 +52,16 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     }
   }
 
-  override handleRequest<TUser>(err: unknown, user: TUser, info: unknown): TUser {
+  override handleRequest<TUser>(
+    err: unknown,
+    user: TUser,
+    info: unknown,
+    context: ExecutionContext,
+  ): TUser {
     if (err instanceof StoreUnavailableError) throw err;
     if (user && !err) return user;
     const reason = rejectionReason(err, info);
-    this.events.guardRejected(reason);
+    this.events.guardRejected(reason, clientOf(context.switchToHttp().getRequest()));
     if (!(err instanceof AuthRejection) && err) {
       this.logger.error(
         `guard failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`,

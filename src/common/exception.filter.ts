@@ -44,12 +44,17 @@ export class DomainExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const { body, headers } = this.toResponse(exception);
+    const request = host.switchToHttp().getRequest<{ id?: unknown }>();
+    const reqId = typeof request?.id === 'string' ? request.id : undefined;
+    const { body, headers } = this.toResponse(exception, reqId);
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     void reply.status(body.statusCode).send(body);
   }
 
-  private toResponse(exception: unknown): { body: ErrorBody; headers: Record<string, string> } {
+  private toResponse(
+    exception: unknown,
+    reqId: string | undefined,
+  ): { body: ErrorBody; headers: Record<string, string> } {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const response = exception.getResponse();
@@ -64,7 +69,7 @@ export class DomainExceptionFilter implements ExceptionFilter {
           : { statusCode: status, error: reasonPhrase(status), message: String(response) };
       return { body, headers: {} };
     }
-    if (exception instanceof DomainError) return this.fromDomain(exception);
+    if (exception instanceof DomainError) return this.fromDomain(exception, reqId);
 
     const status = fastifyClientErrorStatus(exception);
     if (status !== undefined) {
@@ -72,16 +77,22 @@ export class DomainExceptionFilter implements ExceptionFilter {
       return { body: { statusCode: status, error: reasonPhrase(status), message }, headers: {} };
     }
 
-    this.logger.error(
-      exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
-    );
+    this.logger.error({
+      event: 'unhandled_error',
+      reqId,
+      error:
+        exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+    });
     return {
       body: { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' },
       headers: {},
     };
   }
 
-  private fromDomain(error: DomainError): { body: ErrorBody; headers: Record<string, string> } {
+  private fromDomain(
+    error: DomainError,
+    reqId: string | undefined,
+  ): { body: ErrorBody; headers: Record<string, string> } {
     const make = (statusCode: number, code?: string, headers: Record<string, string> = {}) => ({
       body: {
         statusCode,
@@ -109,13 +120,18 @@ export class DomainExceptionFilter implements ExceptionFilter {
       });
     }
     if (error instanceof StoreUnavailableError) {
-      this.logger.error(`${error.message}: ${describeCause(error.cause)}`);
+      this.logger.error({
+        event: 'store_unavailable',
+        reqId,
+        store: error.store,
+        cause: describeCause(error.cause),
+      });
       return make(HttpStatus.SERVICE_UNAVAILABLE, 'STORE_UNAVAILABLE', {
         'retry-after': String(RETRY_AFTER_SECONDS),
       });
     }
     // A domain error without a mapping is a programming error: log it, answer a bare 500.
-    this.logger.error(`unmapped domain error ${error.name}`);
+    this.logger.error({ event: 'unmapped_domain_error', reqId, error: error.name });
     return make(HttpStatus.INTERNAL_SERVER_ERROR);
   }
 }

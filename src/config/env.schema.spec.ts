@@ -101,6 +101,7 @@ describe('validateEnv', () => {
     ['LOG_LEVEL', 'loud'],
     ['NODE_ENV', 'staging'],
     ['TRUST_PROXY', 'everyone'],
+    ['TRUST_PROXY', '1'],
     ['CLEANUP_CRON', 'often'],
     ['RATE_LIMIT_WINDOW', '0'],
     ['RATE_LIMIT_WINDOW', '2d'],

@@ -193,11 +193,16 @@ export class EnvironmentVariables {
   })
   CORS_ORIGINS: string[] = [];
 
-  /** `false`, `true` (trust every hop), a hop count, or comma-separated proxy addresses/CIDRs. */
+  /**
+   * `false`, `true` (trust every hop) or comma-separated proxy addresses/CIDRs. No hop count: it
+   * cannot tell a proxy from a client that sends enough X-Forwarded-For entries (Fastify 5.12
+   * trusts nothing for one).
+   */
   @trimmed()
   @IsString()
-  @Matches(/^(true|false|\d+|[0-9a-fA-F.:/,\s]+)$/, {
-    message: 'TRUST_PROXY must be true, false, a hop count or comma-separated proxy addresses',
+  @Matches(/^(true|false|(?!\d+$)[0-9a-fA-F.:/,\s]+)$/, {
+    message:
+      'TRUST_PROXY must be true, false or comma-separated proxy addresses/CIDRs (a hop count cannot tell a proxy from a client)',
   })
   TRUST_PROXY = 'false';
 

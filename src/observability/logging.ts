@@ -2,9 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { LoggerService } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Logger as NestPinoLogger, PinoLogger as NestPinoAdapter } from 'nestjs-pino';
-import { storage, Store } from 'nestjs-pino/storage';
-import pino, { Logger as PinoLogger, stdTimeFunctions } from 'pino';
+import pino, { Level, Logger as PinoLogger, stdTimeFunctions } from 'pino';
 import type { Env } from '../config';
 
 /** An incoming `x-request-id` is kept only when it is this short and plain (no log injection). */
@@ -47,25 +45,58 @@ export function createRootLogger(level: Env['LOG_LEVEL']): PinoLogger {
 }
 
 /**
- * Nest's `Logger` through pino (nestjs-pino's `Logger`): while a request is served, lines go
- * through that request's logger (Fastify gives each request a child bound to its id, `reqId`), so
- * every line of a request carries its id; outside requests (start-up, jobs) the root logger writes.
+ * Nest's `Logger` through pino: `new Logger('Security').warn({ event, ... })` becomes one JSON line
+ * with `context: "Security"` and the object's fields; a string becomes `msg`. Lines that belong
+ * to a request carry its `reqId` because the caller puts it in the object (security events get it
+ * from the request's `ClientInfo`); there is no AsyncLocalStorage on the request path, whose
+ * promise hooks cost every request on Node 20.
  */
-export function nestLogger(root: PinoLogger): LoggerService {
-  const params = { pinoHttp: { logger: root }, renameContext: 'context' };
-  return new NestPinoLogger(new NestPinoAdapter(params), params);
-}
+export class PinoLoggerService implements LoggerService {
+  constructor(private readonly root: PinoLogger) {}
 
-/**
- * Makes each request's logger the one nestjs-pino finds (its AsyncLocalStorage), from Fastify's
- * first hook. nestjs-pino's LoggerModule would do this in a Nest middleware behind pino-http,
- * which builds two more child loggers per request (one binding the whole serialised request) and
- * runs Nest's middleware layer: together about a third of a small request's CPU.
- */
-export function bindRequestLoggers(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', (request, _reply, done) => {
-    storage.run(new Store(request.log as PinoLogger), done);
-  });
+  log(message: unknown, ...rest: unknown[]): void {
+    this.write('info', message, rest);
+  }
+
+  error(message: unknown, ...rest: unknown[]): void {
+    this.write('error', message, rest, true);
+  }
+
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.write('warn', message, rest);
+  }
+
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.write('debug', message, rest);
+  }
+
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.write('trace', message, rest);
+  }
+
+  fatal(message: unknown, ...rest: unknown[]): void {
+    this.write('fatal', message, rest);
+  }
+
+  /**
+   * Nest passes the logger's context as the last argument (a string), and for `error` a stack
+   * before it; anything else is ignored.
+   */
+  private write(level: Level, message: unknown, rest: unknown[], error = false): void {
+    if (!this.root.isLevelEnabled(level)) return;
+    const last = rest.length > 0 ? rest[rest.length - 1] : undefined;
+    const context = typeof last === 'string' ? last : undefined;
+    const stack = error && rest.length > 1 && typeof rest[0] === 'string' ? rest[0] : undefined;
+    const fields: Record<string, unknown> = context === undefined ? {} : { context };
+    if (stack !== undefined) fields.stack = stack;
+    if (message instanceof Error) {
+      this.root[level]({ ...fields, err: message }, message.message);
+    } else if (typeof message === 'object' && message !== null) {
+      this.root[level]({ ...fields, ...(message as Record<string, unknown>) });
+    } else {
+      this.root[level](fields, String(message));
+    }
+  }
 }
 
 /** Response headers worth a log line; the security headers are the same on every answer. */

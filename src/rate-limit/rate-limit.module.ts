@@ -1,34 +1,26 @@
-import { ExecutionContext, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { ThrottlerModule, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { Env } from '../config';
 import { RedisClient } from '../redis/redis-client';
 import { REDIS_CLIENT, RedisModule } from '../redis/redis.module';
-import { InMemoryRateLimitStorage } from './in-memory-rate-limit.storage';
-import {
-  RateLimitedRoute,
-  rateLimitedRoute,
-  rateLimitKey,
-  RateLimits,
-  RateLimitScope,
-  rateLimitsFrom,
-} from './rate-limit.policy';
-import { RateLimitStorage } from './rate-limit.storage';
+import { InMemoryRateLimitStore } from './in-memory-rate-limit.store';
+import { RATE_LIMITS, rateLimitsFrom } from './rate-limit.policy';
+import { RateLimitStore } from './rate-limit.store';
 import { RateLimiter } from './rate-limiter';
-import { RedisRateLimitStorage } from './redis-rate-limit.storage';
+import { RedisRateLimitStore } from './redis-rate-limit.store';
 
 /** Counters live where the sessions live: in this process, or in Redis shared by every instance. */
-export function rateLimitStorageFactory(
+export function rateLimitStoreFactory(
   config: ConfigService<Env, true>,
   redis: RedisClient | null,
-): RateLimitStorage {
+): RateLimitStore {
   const store = config.get('SESSION_STORE', { infer: true });
   switch (store) {
     case 'memory':
-      return new InMemoryRateLimitStorage();
+      return new InMemoryRateLimitStore();
     case 'redis':
       if (redis === null) throw new Error('SESSION_STORE=redis needs the Redis client');
-      return new RedisRateLimitStorage(
+      return new RedisRateLimitStore(
         redis,
         `${config.get('REDIS_KEY_PREFIX', { infer: true })}ratelimit:`,
       );
@@ -39,59 +31,18 @@ export function rateLimitStorageFactory(
   }
 }
 
-function routeOf(context: ExecutionContext): RateLimitedRoute {
-  const route = rateLimitedRoute(context);
-  if (route === undefined) throw new Error('a rate-limited handler lacks @RateLimited()');
-  return route;
-}
-
-/**
- * Two named throttlers, `ip` and `account`, whose limits depend on the route (`@RateLimited()`).
- * No X-RateLimit headers: they would make an unknown email and a wrong password answer differently.
- */
-export function throttlerOptions(
-  limits: RateLimits,
-  storage: RateLimitStorage,
-): ThrottlerModuleOptions {
-  const ttl = limits.windowSeconds * 1000;
-  const limitOf = (scope: RateLimitScope) => (context: ExecutionContext) =>
-    limits.routes[routeOf(context)][scope];
-  return {
-    throttlers: [
-      { name: 'ip', ttl, limit: limitOf('ip') },
-      { name: 'account', ttl, limit: limitOf('account') },
-    ],
-    storage,
-    setHeaders: false,
-    generateKey: (context, tracker, name) => rateLimitKey(routeOf(context), name, tracker),
-  };
-}
-
+/** Rate limits of the auth routes (see `AuthRateLimitGuard` and `RateLimiter`). */
 @Module({
   imports: [RedisModule],
   providers: [
     {
-      provide: RateLimitStorage,
+      provide: RateLimitStore,
       inject: [ConfigService, REDIS_CLIENT],
-      useFactory: rateLimitStorageFactory,
+      useFactory: rateLimitStoreFactory,
     },
+    { provide: RATE_LIMITS, inject: [ConfigService], useFactory: rateLimitsFrom },
+    RateLimiter,
   ],
-  exports: [RateLimitStorage],
-})
-class RateLimitStorageModule {}
-
-/** Rate limits for the auth routes: @nestjs/throttler over the chosen `RateLimitStorage`. */
-@Module({
-  imports: [
-    RateLimitStorageModule,
-    ThrottlerModule.forRootAsync({
-      imports: [RateLimitStorageModule],
-      inject: [ConfigService, RateLimitStorage],
-      useFactory: (config: ConfigService<Env, true>, storage: RateLimitStorage) =>
-        throttlerOptions(rateLimitsFrom(config), storage),
-    }),
-  ],
-  providers: [RateLimiter],
-  exports: [RateLimiter],
+  exports: [RateLimiter, RateLimitStore],
 })
 export class RateLimitModule {}

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ExecutionContext } from '@nestjs/common';
 import type { ConfigService } from '@nestjs/config';
 import type { Env } from '../config';
+import type { RateLimitRule } from './rate-limit.store';
 
 /** The routes with rate limits; each is limited per client IP and per account. */
 export type RateLimitedRoute = 'login' | 'register' | 'refresh' | 'password';
@@ -19,6 +20,9 @@ export interface RateLimits {
   readonly windowSeconds: number;
   readonly routes: Readonly<Record<RateLimitedRoute, RateLimitPolicy>>;
 }
+
+/** The limits in force (`RateLimits`), as a provider. */
+export const RATE_LIMITS = Symbol('RATE_LIMITS');
 
 /** Metadata naming the route's limits; set by `@RateLimited()`. */
 export const RATE_LIMITED_ROUTE = 'fingerprint-auth:rate-limited-route';
@@ -51,14 +55,22 @@ export function rateLimitedRoute(context: ExecutionContext): RateLimitedRoute | 
     RateLimitedRoute | undefined;
 }
 
+/** The rule counting `route` per `scope`: its name and limit, in the common window. */
+export function rateLimitRule(
+  limits: RateLimits,
+  route: RateLimitedRoute,
+  scope: RateLimitScope,
+): RateLimitRule {
+  return {
+    name: `${route}:${scope}`,
+    limit: limits.routes[route][scope],
+    windowSeconds: limits.windowSeconds,
+  };
+}
+
 /**
- * The storage key of one counter. The tracker (an address, email, session or user id) is hashed:
+ * The key a tracker (an address, email, session or user id) is counted under: its SHA-256, so
  * keys have a fixed length and an email never sits in Redis in clear.
  */
-export function rateLimitKey(
-  route: RateLimitedRoute,
-  scope: RateLimitScope | string,
-  tracker: string,
-): string {
-  return `${route}:${scope}:${createHash('sha256').update(tracker).digest('base64url')}`;
-}
+export const rateLimitKey = (tracker: string): string =>
+  createHash('sha256').update(tracker).digest('base64url');

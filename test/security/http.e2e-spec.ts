@@ -329,8 +329,8 @@ describe.each([
   { value: '127.0.0.1', note: 'the proxy: X-Forwarded-For is believed', expected: '198.51.100.23' },
   { value: '10.0.0.0/8', note: 'not the proxy: X-Forwarded-For is ignored', expected: '127.0.0.1' },
   {
-    value: '1',
-    note: 'one hop: the last forwarded address is believed',
+    value: '127.0.0.0/8, ::1',
+    note: 'the proxy among several ranges',
     expected: '198.51.100.23',
   },
 ])('HTTP hardening (e2e): TRUST_PROXY=$value ($note)', ({ value, expected }) => {

@@ -10,8 +10,7 @@ import type Redis from 'ioredis';
 import { AppModule } from '../../src/app.module';
 import { configureApp, fastifyAdapter } from '../../src/bootstrap';
 import { FakeClock } from '../../src/common/clock';
-import { RateLimitStorage } from '../../src/rate-limit/rate-limit.storage';
-import { RedisRateLimitStorage } from '../../src/rate-limit/redis-rate-limit.storage';
+import { REDIS_CLIENT } from '../../src/redis/redis.module';
 import { InMemorySessionRepository } from '../../src/sessions/in-memory-session.repository';
 import { SessionRepository } from '../../src/sessions/session.repository';
 import { sessionPolicy } from '../../src/sessions/sessions.module';
@@ -301,7 +300,7 @@ describeWithRedis('rate limits (e2e, Redis counters)', (url) => {
 
   afterAll(async () => {
     try {
-      const redis = (first.app.get(RateLimitStorage) as RedisRateLimitStorage).redis as Redis;
+      const redis = first.app.get<Redis>(REDIS_CLIENT);
       await deleteKeysWithPrefix(redis, prefix);
     } finally {
       await first?.close();
@@ -320,7 +319,7 @@ describeWithRedis('rate limits (e2e, Redis counters)', (url) => {
     expectTooMany(await login(second, email, PASSWORD, '203.0.113.4'));
     expectTooMany(await login(first, email, PASSWORD, '203.0.113.5'));
 
-    const redis = (first.app.get(RateLimitStorage) as RedisRateLimitStorage).redis as Redis;
+    const redis = first.app.get<Redis>(REDIS_CLIENT);
     const keys = await keysWithPrefix(redis, prefix);
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.every((key) => key.startsWith(`${prefix}ratelimit:`))).toBe(true);
@@ -393,8 +392,8 @@ describeWithRedisServer('rate limits (e2e) when Redis is down', () => {
 
   it('its Redis connection is closed when the app shuts down', async () => {
     const app = await startAppWithRedisCounters(redis.url, 'fpa-rl-close:');
-    const storage = app.app.get(RateLimitStorage) as RedisRateLimitStorage;
+    const client = app.app.get<Redis>(REDIS_CLIENT);
     await app.close();
-    expect(storage.redis.status).toBe('end');
+    expect(client.status).toBe('end');
   });
 });
