@@ -23,6 +23,8 @@ module.exports = {
       rootDir: 'test',
       testRegex: '.*\\.e2e-spec\\.ts$',
       globalSetup: '<rootDir>/support/global-setup.ts',
+      // After each file: every answer its in-process apps gave is one the OpenAPI document lists.
+      setupFilesAfterEnv: ['<rootDir>/support/documented-responses.setup.ts'],
     },
     { ...common, displayName: 'contract', rootDir: 'test', testRegex: '.*\\.contract-spec\\.ts$' },
   ],
