@@ -15,6 +15,9 @@ const common = {
 
 module.exports = {
   testTimeout: 60_000,
+  // After the summary: each suite skipped (or, with CI=true, failed) for want of a service, and the
+  // variable that would run it.
+  reporters: ['default', '<rootDir>/test/support/skipped-suites-reporter.js'],
   projects: [
     { ...common, displayName: 'unit', rootDir: 'src', testRegex: '.*\\.spec\\.ts$' },
     {
