@@ -67,7 +67,12 @@ export class DomainExceptionFilter implements ExceptionFilter {
               message: exception.message,
               ...response,
             }
-          : { statusCode: status, error: reasonPhrase(status), message: String(response) };
+          : {
+              statusCode: status,
+              error: reasonPhrase(status),
+              // Fastify's own errors (bad media type, body too large) arrive here as strings.
+              message: FIXED_MESSAGES[status] ?? String(response),
+            };
       return { body, headers: {} };
     }
     if (exception instanceof DomainError) return this.fromDomain(exception, reqId);
@@ -141,7 +146,7 @@ function describeCause(cause: unknown): string {
   return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
 }
 
-/** Fastify's own wording for these says less than it should, or names the route's internals. */
+/** What a client must change, where Fastify's own wording only names the status. */
 const FIXED_MESSAGES: Record<number, string> = {
   413: 'Request body is too large',
   415: 'Request body must be application/json (Content-Type: application/json)',
