@@ -15,6 +15,9 @@ const common = {
 
 module.exports = {
   testTimeout: 60_000,
+  // After the summary: each suite skipped (or, with CI=true, failed) for want of a service, and the
+  // variable that would run it.
+  reporters: ['default', '<rootDir>/test/support/skipped-suites-reporter.js'],
   projects: [
     { ...common, displayName: 'unit', rootDir: 'src', testRegex: '.*\\.spec\\.ts$' },
     {
@@ -23,6 +26,8 @@ module.exports = {
       rootDir: 'test',
       testRegex: '.*\\.e2e-spec\\.ts$',
       globalSetup: '<rootDir>/support/global-setup.ts',
+      // After each file: every answer its in-process apps gave is one the OpenAPI document lists.
+      setupFilesAfterEnv: ['<rootDir>/support/documented-responses.setup.ts'],
     },
     { ...common, displayName: 'contract', rootDir: 'test', testRegex: '.*\\.contract-spec\\.ts$' },
   ],

@@ -1,5 +1,5 @@
 import fastifyCookie, { CookieSerializeOptions, ParseOptions } from '@fastify/cookie';
-import { DynamicModule, Logger as NestLogger, Type, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Logger as NestLogger, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
   LogController,
@@ -11,8 +11,9 @@ import {
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Bindings, Logger as PinoLogger } from 'pino';
 import { AppModule, AppOptions } from './app.module';
+import { BodyValidationPipe } from './common/body-validation.pipe';
 import { reasonPhrase } from './common/exception.filter';
-import { useDepthLimitedJsonParser } from './common/json-body';
+import { useJsonBodyParser } from './common/json-body';
 import { setupOpenApi } from './common/openapi';
 import { securityHeaders } from './common/security-headers';
 import { Env } from './config';
@@ -138,7 +139,7 @@ export async function configureApp(app: NestFastifyApplication, env: Env): Promi
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: drop Fastify's text/plain parser so anything but JSON gets 415.
   fastify.removeContentTypeParser('text/plain');
-  useDepthLimitedJsonParser(fastify);
+  useJsonBodyParser(fastify);
   registerHttpMetrics(fastify, app.get(Metrics));
   const shutdown = app.get(ShutdownState);
   const security = securityHeaders();
@@ -163,15 +164,7 @@ export async function configureApp(app: NestFastifyApplication, env: Env): Promi
   setupOpenApi(app);
   app.enableCors(corsOptions(env.CORS_ORIGINS));
 
-  app.useGlobalPipes(
-    new ValidationPipe({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      transform: true,
-      stopAtFirstError: false,
-      validationError: { target: false, value: false },
-    }),
-  );
+  app.useGlobalPipes(new BodyValidationPipe());
   // No `enableShutdownHooks()`: main.ts runs its own bounded sequence (`handleShutdownSignals`).
 
   if (env.JWT_SECRET_GENERATED) {

@@ -1,23 +1,44 @@
+import { ERROR_CODES } from '../src/common/error-response.dto';
 import { startApp, TestApp } from './support/app';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const GUARDED = [{ bearer: [], fingerprint: [] }];
 
-/** The HTTP contract (DESIGN.md): every route, its documented statuses and who may call it. */
-const CONTRACT: Array<[string, string, string[], 'public' | 'guarded' | 'refresh']> = [
-  ['post', '/auth/register', ['201', '400', '409', '429', '503'], 'public'],
-  ['post', '/auth/login', ['200', '400', '401', '409', '429', '503'], 'public'],
-  ['post', '/auth/refresh', ['200', '401', '503'], 'refresh'],
-  ['post', '/auth/logout', ['204', '401'], 'guarded'],
-  ['get', '/auth/me', ['200', '401'], 'guarded'],
-  ['post', '/auth/password', ['200', '400', '401'], 'guarded'],
-  ['get', '/sessions', ['200', '401'], 'guarded'],
-  ['delete', '/sessions/{sessionId}', ['204', '401', '404'], 'guarded'],
-  ['post', '/sessions/logout-all', ['200', '401'], 'guarded'],
-  ['get', '/sessions/alerts', ['200', '401'], 'guarded'],
-  ['get', '/health/live', ['200'], 'public'],
-  ['get', '/health/ready', ['200', '503'], 'public'],
-  ['get', '/metrics', ['200'], 'public'],
+type Access = 'public' | 'guarded' | 'refresh';
+/** Each documented status and the `code`s its answer can carry (none: it carries no code). */
+type Statuses = Record<string, string[]>;
+
+const BODY: Statuses = { '400': [], '413': [], '415': [] };
+const GUARD: Statuses = { '401': [], '503': ['STORE_UNAVAILABLE'] };
+const LIMITED: Statuses = { '429': ['RATE_LIMITED'], '503': ['STORE_UNAVAILABLE'] };
+
+/** The HTTP contract: every route, every status it can answer with its codes, who may call it. */
+const CONTRACT: Array<[string, string, Statuses, Access]> = [
+  ['post', '/auth/register', { '201': [], ...BODY, '409': ['EMAIL_TAKEN'], ...LIMITED }, 'public'],
+  [
+    'post',
+    '/auth/login',
+    {
+      '200': [],
+      ...BODY,
+      '401': [],
+      '409': ['SESSION_LIMIT_REACHED'],
+      ...LIMITED,
+      '503': ['SESSION_STORE_FULL', 'STORE_UNAVAILABLE'],
+    },
+    'public',
+  ],
+  ['post', '/auth/refresh', { '200': [], ...BODY, '401': [], ...LIMITED }, 'refresh'],
+  ['post', '/auth/logout', { '204': [], ...BODY, ...GUARD }, 'guarded'],
+  ['get', '/auth/me', { '200': [], ...GUARD }, 'guarded'],
+  ['post', '/auth/password', { '200': [], ...BODY, ...GUARD, ...LIMITED }, 'guarded'],
+  ['get', '/sessions', { '200': [], ...GUARD }, 'guarded'],
+  ['delete', '/sessions/{sessionId}', { '204': [], ...BODY, ...GUARD, '404': [] }, 'guarded'],
+  ['post', '/sessions/logout-all', { '200': [], ...BODY, ...GUARD }, 'guarded'],
+  ['get', '/sessions/alerts', { '200': [], ...GUARD }, 'guarded'],
+  ['get', '/health/live', { '200': [], '503': [] }, 'public'],
+  ['get', '/health/ready', { '200': [], '503': [] }, 'public'],
+  ['get', '/metrics', { '200': [] }, 'public'],
 ];
 
 /**
@@ -129,16 +150,46 @@ describe('OpenAPI (e2e)', () => {
   });
 
   it.each(CONTRACT)(
-    'documents %s %s with its responses and security',
+    'documents %s %s with exactly its statuses, their codes and its security',
     (method, path, statuses, access) => {
       const operation = doc.paths[path]?.[method];
       expect(operation).toBeDefined();
-      expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(statuses));
+      const documented = Object.fromEntries(
+        Object.entries<any>(operation.responses).map(([status, response]) => {
+          const schema = response.content?.['application/json']?.schema ?? {};
+          const refinement = (schema.allOf ?? []).find((part: any) => part.properties?.code);
+          return [status, refinement?.properties.code.enum ?? []];
+        }),
+      );
+      expect(documented).toEqual(statuses);
       for (const [status, response] of Object.entries<any>(operation.responses)) {
         if (Number(status) >= 400 && !path.startsWith('/health')) {
-          expect(response.content['application/json'].schema).toEqual({
-            $ref: '#/components/schemas/ErrorResponseDto',
-          });
+          // One error shape for all, narrowed to the codes this answer can carry.
+          const schema = response.content['application/json'].schema;
+          const codes: string[] = statuses[status];
+          expect(schema).toEqual(
+            codes.length === 0
+              ? { $ref: '#/components/schemas/ErrorResponseDto' }
+              : {
+                  allOf: [
+                    { $ref: '#/components/schemas/ErrorResponseDto' },
+                    {
+                      type: 'object',
+                      required: ['code'],
+                      properties: { code: { type: 'string', enum: codes } },
+                    },
+                  ],
+                },
+          );
+          const retryAfter = response.headers?.['Retry-After'];
+          if (status === '429' || status === '503') {
+            expect(retryAfter).toEqual({
+              description: expect.any(String),
+              schema: { type: 'integer', minimum: 1 },
+            });
+          } else {
+            expect(retryAfter).toBeUndefined();
+          }
         }
       }
       if (access === 'guarded') expect(operation.security).toEqual(GUARDED);
@@ -146,6 +197,12 @@ describe('OpenAPI (e2e)', () => {
       if (access === 'public') expect(operation.security ?? []).toEqual([]);
     },
   );
+
+  it('lists in the shared error shape every code the server sends', () => {
+    const everyCode = CONTRACT.flatMap(([, , statuses]) => Object.values(statuses).flat());
+    expect(doc.components.schemas.ErrorResponseDto.properties.code.enum).toEqual([...ERROR_CODES]);
+    expect([...new Set(everyCode)].sort()).toEqual([...ERROR_CODES].sort());
+  });
 
   it('lists no route outside the contract', () => {
     const documented = Object.entries<any>(doc.paths).flatMap(([path, item]) =>

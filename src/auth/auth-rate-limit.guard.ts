@@ -2,11 +2,13 @@ import {
   applyDecorators,
   CanActivate,
   ExecutionContext,
+  HttpStatus,
   Injectable,
   SetMetadata,
   UseGuards,
 } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { ApiError } from '../common/api-docs';
 import { clientOf } from '../common/client';
 import {
   RATE_LIMITED_ROUTE,
@@ -19,11 +21,18 @@ import type { AuthPrincipal } from './jwt.strategy';
 import { RefreshCredentialService } from './refresh-credential.service';
 
 /**
- * Limits the route per client IP and per account (see `AuthRateLimitGuard`). Runs after the global
- * JWT guard, so a guarded route knows its user.
+ * Limits the route per client IP and per account (see `AuthRateLimitGuard`), and documents the
+ * answers the limit adds. Runs after the global JWT guard, so a guarded route knows its user.
  */
 export const RateLimited = (route: RateLimitedRoute) =>
-  applyDecorators(SetMetadata(RATE_LIMITED_ROUTE, route), UseGuards(AuthRateLimitGuard));
+  applyDecorators(
+    SetMetadata(RATE_LIMITED_ROUTE, route),
+    UseGuards(AuthRateLimitGuard),
+    ApiError(HttpStatus.TOO_MANY_REQUESTS, 'Too many attempts; see Retry-After', ['RATE_LIMITED']),
+    ApiError(HttpStatus.SERVICE_UNAVAILABLE, 'The rate-limit counters are unavailable', [
+      'STORE_UNAVAILABLE',
+    ]),
+  );
 
 /**
  * Two counters per route: the client IP (`request.ip`, so TRUST_PROXY decides whether

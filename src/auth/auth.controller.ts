@@ -8,7 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, ApiGuarded, ApiJsonBody, REFRESH_SCHEME } from '../common/api-docs';
+import { ApiError, ApiGuarded, ApiJsonBody, ApiNoBody, REFRESH_SCHEME } from '../common/api-docs';
 import { clientOf } from '../common/client';
 import { RateLimiter } from '../rate-limit/rate-limiter';
 import { RateLimited } from './auth-rate-limit.guard';
@@ -27,8 +27,7 @@ import { RefreshCredentialService } from './refresh-credential.service';
 
 const TOKEN_COOKIES =
   'Sets the fingerprint cookie (HttpOnly, SameSite=Strict) and the refresh cookie (HttpOnly, Path=/auth/refresh)';
-const UNAVAILABLE =
-  'Session store full (SESSION_STORE_FULL) or a store unavailable (STORE_UNAVAILABLE); see Retry-After';
+const USERS_UNAVAILABLE = 'The user database is unavailable';
 
 @ApiTags('auth')
 @Controller('auth')
@@ -46,9 +45,8 @@ export class AuthController {
   @ApiOperation({ summary: 'Create an account' })
   @ApiCreatedResponse({ type: UserResponseDto, description: 'Account created' })
   @ApiJsonBody()
-  @ApiError(HttpStatus.CONFLICT, 'Email already registered (code EMAIL_TAKEN)')
-  @ApiError(HttpStatus.TOO_MANY_REQUESTS, 'Too many attempts; see Retry-After')
-  @ApiError(HttpStatus.SERVICE_UNAVAILABLE, 'User database unavailable (STORE_UNAVAILABLE)')
+  @ApiError(HttpStatus.CONFLICT, 'Email already registered', ['EMAIL_TAKEN'])
+  @ApiError(HttpStatus.SERVICE_UNAVAILABLE, USERS_UNAVAILABLE, ['STORE_UNAVAILABLE'])
   register(@Body() body: RegisterDto) {
     return this.auth.register(body.email, body.password, body.displayName);
   }
@@ -61,12 +59,14 @@ export class AuthController {
   @ApiOkResponse({ type: TokenResponseDto, description: TOKEN_COOKIES })
   @ApiJsonBody()
   @ApiError(HttpStatus.UNAUTHORIZED, 'Invalid email or password (the same for an unknown email)')
+  @ApiError(HttpStatus.CONFLICT, 'Session limit reached under the reject policy', [
+    'SESSION_LIMIT_REACHED',
+  ])
   @ApiError(
-    HttpStatus.CONFLICT,
-    'Session limit reached under the reject policy (SESSION_LIMIT_REACHED)',
+    HttpStatus.SERVICE_UNAVAILABLE,
+    'The session store is full, or a store is unavailable',
+    ['SESSION_STORE_FULL', 'STORE_UNAVAILABLE'],
   )
-  @ApiError(HttpStatus.TOO_MANY_REQUESTS, 'Too many attempts; see Retry-After')
-  @ApiError(HttpStatus.SERVICE_UNAVAILABLE, UNAVAILABLE)
   async login(
     @Body() body: LoginDto,
     @Req() request: FastifyRequest,
@@ -89,11 +89,14 @@ export class AuthController {
   })
   @ApiSecurity({ [REFRESH_SCHEME]: [] })
   @ApiOkResponse({ type: TokenResponseDto, description: TOKEN_COOKIES })
+  @ApiNoBody()
   @ApiError(
     HttpStatus.UNAUTHORIZED,
     'Refresh credential missing, invalid, reused or its session ended',
   )
-  @ApiError(HttpStatus.SERVICE_UNAVAILABLE, UNAVAILABLE)
+  @ApiError(HttpStatus.SERVICE_UNAVAILABLE, 'The session store is unavailable', [
+    'STORE_UNAVAILABLE',
+  ])
   async refresh(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const cookie = request.cookies?.[this.refreshCredentials.cookieName];
     const issued = await this.auth.refresh(cookie, clientOf(request));
@@ -104,6 +107,7 @@ export class AuthController {
   @HttpCode(204)
   @ApiOperation({ summary: 'End the current session and clear the cookies' })
   @ApiGuarded()
+  @ApiNoBody()
   @ApiNoContentResponse({ description: 'Session ended, cookies cleared' })
   async logout(
     @CurrentUser() user: AuthenticatedUser,
@@ -117,6 +121,7 @@ export class AuthController {
   @ApiOperation({ summary: 'The signed-in user and current session' })
   @ApiGuarded()
   @ApiOkResponse({ type: MeResponseDto, description: 'The signed-in user' })
+  @ApiError(HttpStatus.SERVICE_UNAVAILABLE, USERS_UNAVAILABLE, ['STORE_UNAVAILABLE'])
   me(@CurrentUser() user: AuthenticatedUser) {
     return this.auth.me(user.id, user.sessionId);
   }
@@ -131,6 +136,8 @@ export class AuthController {
     description: 'Password changed; every other session ended',
   })
   @ApiJsonBody()
+  @ApiError(HttpStatus.UNAUTHORIZED, 'The current password is wrong')
+  @ApiError(HttpStatus.SERVICE_UNAVAILABLE, USERS_UNAVAILABLE, ['STORE_UNAVAILABLE'])
   async changePassword(@CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto) {
     const revoked = await this.auth.changePassword(
       user.id,

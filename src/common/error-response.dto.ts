@@ -1,5 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
+/** Every `code` an error answer can carry. Each documented response names the ones it can. */
+export const ERROR_CODES = [
+  'EMAIL_TAKEN',
+  'RATE_LIMITED',
+  'SESSION_LIMIT_REACHED',
+  'SESSION_STORE_FULL',
+  'STORE_UNAVAILABLE',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 /** Every error answer: Nest's shape, plus `code` where a client must tell reasons apart. */
 export class ErrorResponseDto {
   @ApiProperty({ example: 401 })
@@ -16,8 +27,10 @@ export class ErrorResponseDto {
   error!: string;
 
   @ApiPropertyOptional({
-    enum: ['EMAIL_TAKEN', 'SESSION_LIMIT_REACHED', 'SESSION_STORE_FULL', 'STORE_UNAVAILABLE'],
-    description: 'Machine-readable reason, where a client must tell reasons apart',
+    enum: ERROR_CODES,
+    description:
+      'Machine-readable reason, where a client must tell reasons apart. A response that can ' +
+      'carry one lists its codes and always sends one of them; other responses send none.',
   })
-  code?: string;
+  code?: ErrorCode;
 }

@@ -7,6 +7,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import type { ErrorCode } from './error-response.dto';
 import {
   DomainError,
   EmailTakenError,
@@ -25,7 +26,7 @@ interface ErrorBody {
   statusCode: number;
   message: string | string[];
   error: string;
-  code?: string;
+  code?: ErrorCode;
 }
 
 /** A store that failed is usually back within a second or two (reconnect, failover). */
@@ -66,14 +67,19 @@ export class DomainExceptionFilter implements ExceptionFilter {
               message: exception.message,
               ...response,
             }
-          : { statusCode: status, error: reasonPhrase(status), message: String(response) };
+          : {
+              statusCode: status,
+              error: reasonPhrase(status),
+              // Fastify's own errors (bad media type, body too large) arrive here as strings.
+              message: FIXED_MESSAGES[status] ?? String(response),
+            };
       return { body, headers: {} };
     }
     if (exception instanceof DomainError) return this.fromDomain(exception, reqId);
 
     const status = fastifyClientErrorStatus(exception);
     if (status !== undefined) {
-      const message = status === 413 ? 'Request body is too large' : (exception as Error).message;
+      const message = FIXED_MESSAGES[status] ?? (exception as Error).message;
       return { body: { statusCode: status, error: reasonPhrase(status), message }, headers: {} };
     }
 
@@ -93,7 +99,7 @@ export class DomainExceptionFilter implements ExceptionFilter {
     error: DomainError,
     reqId: string | undefined,
   ): { body: ErrorBody; headers: Record<string, string> } {
-    const make = (statusCode: number, code?: string, headers: Record<string, string> = {}) => ({
+    const make = (statusCode: number, code?: ErrorCode, headers: Record<string, string> = {}) => ({
       body: {
         statusCode,
         error: reasonPhrase(statusCode),
@@ -139,6 +145,12 @@ export class DomainExceptionFilter implements ExceptionFilter {
 function describeCause(cause: unknown): string {
   return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
 }
+
+/** What a client must change, where Fastify's own wording only names the status. */
+const FIXED_MESSAGES: Record<number, string> = {
+  413: 'Request body is too large',
+  415: 'Request body must be application/json (Content-Type: application/json)',
+};
 
 /** Fastify raises plain errors with `statusCode` 4xx for bad bodies and media types. */
 function fastifyClientErrorStatus(exception: unknown): number | undefined {

@@ -1,4 +1,4 @@
-import { jsonNestingDepth, MAX_JSON_DEPTH } from './json-body';
+import { jsonNestingDepth, MAX_JSON_DEPTH, parseJsonBody } from './json-body';
 
 describe('jsonNestingDepth', () => {
   it.each([
@@ -17,5 +17,34 @@ describe('jsonNestingDepth', () => {
 
   it('allows more nesting than any DTO needs', () => {
     expect(MAX_JSON_DEPTH).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('parseJsonBody', () => {
+  it('parses JSON', () => {
+    expect(parseJsonBody('{"email":"a@b.c","tags":[{"x":1}]}')).toEqual({
+      email: 'a@b.c',
+      tags: [{ x: 1 }],
+    });
+  });
+
+  it.each([
+    ['a __proto__ key', '{"__proto__":{"polluted":true}}', '__proto__'],
+    ['an escaped __proto__ key', '{"\\u005f_proto__":{}}', '__proto__'],
+    ['a constructor key', '{"constructor":5}', 'constructor'],
+    ['a key inside an array', '{"list":[{"constructor":{"prototype":{}}}]}', 'constructor'],
+  ])('refuses %s by name', (_, text, key) => {
+    expect(() => parseJsonBody(text)).toThrow(`Request body must not contain a "${key}" key`);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it.each(['{"email":', '{"a":1}xyz', "{'a':1}", ''])('calls %p not valid JSON', (text) => {
+    expect(() => parseJsonBody(text)).toThrow('Request body is not valid JSON');
+  });
+
+  it('allows the words as values', () => {
+    expect(parseJsonBody('{"displayName":"constructor __proto__"}')).toEqual({
+      displayName: 'constructor __proto__',
+    });
   });
 });

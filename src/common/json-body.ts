@@ -27,25 +27,61 @@ export function jsonNestingDepth(text: string): number {
   return deepest;
 }
 
-class TooDeeplyNestedError extends Error {
+/** A body Fastify's parser refused becomes a 400 with one of these messages (see the filter). */
+class JsonBodyError extends Error {
   readonly statusCode = 400;
-  constructor() {
-    super(`Request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+}
+
+/**
+ * Keys no body of this service has, which name the prototype machinery: refused outright, so
+ * nothing downstream (class-transformer drops them silently) ever has to get them right.
+ */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor']);
+
+/** JSON.parse, refusing a forbidden key at any depth (escaped spellings included). */
+export function parseJsonBody(text: string): unknown {
+  try {
+    return JSON.parse(text, (key, value: unknown) => {
+      if (FORBIDDEN_KEYS.has(key)) {
+        throw new JsonBodyError(`Request body must not contain a "${key}" key`);
+      }
+      return value;
+    });
+  } catch (error) {
+    if (error instanceof JsonBodyError) throw error;
+    throw new JsonBodyError('Request body is not valid JSON');
   }
 }
 
 /**
- * Fastify's own JSON parser (prototype poisoning refused) behind a nesting limit: validation copies
- * bodies recursively, and 2,000 nested arrays would overflow its stack and answer 500.
+ * The JSON parser for every request: an empty body is no body (routes without one accept it, the
+ * others find every field missing); a body nesting deeper than MAX_JSON_DEPTH is refused before
+ * parsing (validation copies bodies recursively, and 2,000 nested arrays would overflow its stack
+ * and answer 500); a `__proto__` or `constructor` key is refused by name.
  */
-export function useDepthLimitedJsonParser(fastify: FastifyInstance): void {
-  const parse = fastify.getDefaultJsonParser('error', 'error');
+export function useJsonBodyParser(fastify: FastifyInstance): void {
   fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (jsonNestingDepth(body as string) > MAX_JSON_DEPTH) {
-      done(new TooDeeplyNestedError(), undefined);
-      return;
-    }
-    parse(request, body as string, done);
-  });
+  fastify.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      const text = body as string;
+      if (text === '') {
+        done(null, undefined);
+        return;
+      }
+      if (jsonNestingDepth(text) > MAX_JSON_DEPTH) {
+        done(
+          new JsonBodyError(`Request body nests deeper than ${MAX_JSON_DEPTH} levels`),
+          undefined,
+        );
+        return;
+      }
+      try {
+        done(null, parseJsonBody(text));
+      } catch (error) {
+        done(error as JsonBodyError, undefined);
+      }
+    },
+  );
 }

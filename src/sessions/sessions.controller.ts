@@ -7,7 +7,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { CurrentUser, AuthenticatedUser } from '../auth/current-session.decorator';
-import { ApiError, ApiGuarded } from '../common/api-docs';
+import { ApiError, ApiGuarded, ApiNoBody } from '../common/api-docs';
 import { RevokedResponseDto } from '../auth/dto/auth-responses.dto';
 import { AlertListDto, SessionListDto } from './dto/session-responses.dto';
 import { SessionsService } from './sessions.service';
@@ -38,6 +38,7 @@ export class SessionsController {
   @Post('logout-all')
   @HttpCode(200)
   @ApiOperation({ summary: 'End every session but the current one' })
+  @ApiNoBody()
   @ApiOkResponse({ type: RevokedResponseDto, description: 'Every other session ended' })
   async logoutAll(@CurrentUser() user: AuthenticatedUser) {
     return { revoked: await this.sessions.revokeOthers(user.id, user.sessionId, 'logout_all') };
@@ -47,6 +48,7 @@ export class SessionsController {
   @HttpCode(204)
   @ApiOperation({ summary: 'End one of your sessions (the current one too)' })
   @ApiParam({ name: 'sessionId', description: 'A session id from GET /sessions' })
+  @ApiNoBody()
   @ApiNoContentResponse({ description: 'Session ended' })
   @ApiError(
     HttpStatus.NOT_FOUND,

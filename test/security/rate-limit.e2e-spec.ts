@@ -10,12 +10,14 @@ import type Redis from 'ioredis';
 import { AppModule } from '../../src/app.module';
 import { configureApp, fastifyAdapter } from '../../src/bootstrap';
 import { FakeClock } from '../../src/common/clock';
+import { openApiDocument } from '../../src/common/openapi';
 import { REDIS_CLIENT } from '../../src/redis/redis.module';
 import { InMemorySessionRepository } from '../../src/sessions/in-memory-session.repository';
 import { SessionRepository } from '../../src/sessions/session.repository';
 import { sessionPolicy } from '../../src/sessions/sessions.module';
 import { startApp, testEnv, TestApp } from '../support/app';
 import { signedInClient, TestClient } from '../support/client';
+import { checkResponsesAgainst } from '../support/documented-responses';
 import { deleteKeysWithPrefix, keysWithPrefix } from '../support/redis';
 import { describeWithRedisServer, RedisServer, startRedisServer } from '../support/redis-servers';
 import { describeWithRedis } from '../support/services';
@@ -269,6 +271,7 @@ async function startAppWithRedisCounters(
     logger: false,
   });
   await configureApp(app, env);
+  checkResponsesAgainst(app, () => openApiDocument(app));
   await app.init();
   const fastify = app.getHttpAdapter().getInstance();
   await fastify.ready();

@@ -2,7 +2,9 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createApp } from '../../src/bootstrap';
 import { FakeClock } from '../../src/common/clock';
+import { openApiDocument } from '../../src/common/openapi';
 import { Env, validateEnv } from '../../src/config';
+import { checkResponsesAgainst } from './documented-responses';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
@@ -44,7 +46,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Starts the real application (AppModule) in-process; requests go through Fastify's `inject`. */
+/**
+ * Starts the real application (AppModule) in-process; requests go through Fastify's `inject`.
+ * Every answer is checked against the app's OpenAPI document after the test file.
+ */
 export async function startApp(
   overrides: Record<string, string> = {},
   options: { clock?: FakeClock } = {},
@@ -52,6 +57,7 @@ export async function startApp(
   const env = testEnv(overrides);
   const clock = options.clock ?? new FakeClock(Date.now());
   const app = await createApp(env, { logger: false, clock });
+  checkResponsesAgainst(app, () => openApiDocument(app));
   await app.init();
   const fastify = app.getHttpAdapter().getInstance();
   await fastify.ready();

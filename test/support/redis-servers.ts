@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { describeNeeding } from './services';
 
 /*
  * Throwaway redis-server processes for suites that must stop, pause or cluster a Redis of their
@@ -22,21 +23,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Suites that start their own redis-server: skipped with the reason locally, failing in CI. */
 export function describeWithRedisServer(name: string, body: () => void): void {
   const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
-  if (found.status === 0) {
-    describe(name, body);
-    return;
-  }
-  if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs redis-server and redis-cli on PATH in CI', () => {
-        throw new Error('redis-server is not installed: CI must run the Redis server suites');
-      });
-    });
-    return;
-  }
-  describe.skip(`${name} [skipped: redis-server is not installed]`, () => {
-    it('needs redis-server', () => undefined);
-  });
+  describeNeeding('redis-server on the PATH (and redis-cli)', found.status === 0, name, body);
 }
 
 /** Sends one inline command and returns the first reply line; rejects when nothing answers. */
