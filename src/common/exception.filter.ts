@@ -5,8 +5,9 @@ import {
   HttpException,
   HttpStatus,
   Logger,
+  NotFoundException,
 } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   DomainError,
   EmailTakenError,
@@ -14,6 +15,7 @@ import {
   StoreUnavailableError,
   UnauthenticatedError,
 } from './errors';
+import { classifyStoreFailure } from './store-failure';
 import {
   SessionLimitReachedError,
   SessionNotFoundError,
@@ -44,9 +46,9 @@ export class DomainExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const request = host.switchToHttp().getRequest<{ id?: unknown }>();
+    const request = host.switchToHttp().getRequest<FastifyRequest | undefined>();
     const reqId = typeof request?.id === 'string' ? request.id : undefined;
-    const { body, headers } = this.toResponse(exception, reqId);
+    const { body, headers } = this.toResponse(unmatchedRoute(exception, request), reqId);
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     void reply.status(body.statusCode).send(body);
   }
@@ -120,11 +122,12 @@ export class DomainExceptionFilter implements ExceptionFilter {
       });
     }
     if (error instanceof StoreUnavailableError) {
+      // The reason and the driver's code, never its message (it can name hosts and users).
       this.logger.error({
         event: 'store_unavailable',
         reqId,
         store: error.store,
-        cause: describeCause(error.cause),
+        ...classifyStoreFailure(error.cause),
       });
       return make(HttpStatus.SERVICE_UNAVAILABLE, 'STORE_UNAVAILABLE', {
         'retry-after': String(RETRY_AFTER_SECONDS),
@@ -136,8 +139,25 @@ export class DomainExceptionFilter implements ExceptionFilter {
   }
 }
 
-function describeCause(cause: unknown): string {
-  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+/** Longest part of an unknown path an answer repeats: enough to spot a typo, not a 9 KB echo. */
+export const ECHOED_PATH_LENGTH = 64;
+
+/** The path of a URL for an error message: no query (it may hold a token), at most 64 characters. */
+export function echoedPath(url: string): string {
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  return path.length > ECHOED_PATH_LENGTH ? `${path.slice(0, ECHOED_PATH_LENGTH)}…` : path;
+}
+
+/**
+ * Nest answers a path no route matched with "Cannot GET <the whole URL>", query and all: the
+ * same 404 here names the method and a capped path only.
+ */
+function unmatchedRoute(exception: unknown, request: FastifyRequest | undefined): unknown {
+  if (!(exception instanceof NotFoundException) || !request || request.routeOptions?.url) {
+    return exception;
+  }
+  return new NotFoundException(`Cannot ${request.method} ${echoedPath(request.url)}`);
 }
 
 /** Fastify raises plain errors with `statusCode` 4xx for bad bodies and media types. */
