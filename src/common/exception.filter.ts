@@ -142,7 +142,7 @@ export class DomainExceptionFilter implements ExceptionFilter {
 /** Longest part of an unknown path an answer repeats: enough to spot a typo, not a 9 KB echo. */
 export const ECHOED_PATH_LENGTH = 64;
 
-/** The path of a URL for an error message: no query (it may hold a token), at most 64 characters. */
+/** A URL's path for an error message: no query (it may hold a token), at most 64 characters. */
 export function echoedPath(url: string): string {
   const query = url.indexOf('?');
   const path = query === -1 ? url : url.slice(0, query);

@@ -20,7 +20,7 @@ const postgresError = (code: string, message: string) =>
   Object.assign(new DatabaseError(message, message.length, 'error'), { code });
 
 describe('classifyStoreFailure', () => {
-  it('reads a refused connection from its code, not its message (which names the address)', async () => {
+  it('reads a refused connection from its code, not its message (which names it)', async () => {
     const error = await refusedConnection();
     expect(error.message).toContain('127.0.0.1:7869');
     const failure = classifyStoreFailure(error);

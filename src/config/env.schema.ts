@@ -325,7 +325,10 @@ export class EnvironmentVariables {
   @MinLength(1)
   METRICS_HOST?: string;
 
-  /** The OpenAPI UI and documents at /docs, /docs-json, /docs-yaml; default off when NODE_ENV=production, on otherwise. */
+  /**
+   * The OpenAPI UI and documents at /docs, /docs-json and /docs-yaml. Default (validateEnv): off
+   * when NODE_ENV=production, on otherwise.
+   */
   @IsOptional()
   @boolean()
   @IsBoolean()

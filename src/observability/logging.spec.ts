@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Logger } from '@nestjs/common';
-import fastify, { LogController } from 'fastify';
+import fastify, { FastifyBaseLogger, LogController } from 'fastify';
 import {
   createRootLogger,
   logCompletedRequests,
@@ -53,6 +53,7 @@ describe('log redaction', () => {
       },
       res: { headers: { 'set-cookie': 'fgp=new-cookie-value' } },
       body: { password: 'pw-1', currentPassword: 'pw-2', newPassword: 'pw-3', email: 'e@x' },
+      err: { message: 'Parse Error', rawPacket: 'GET / HTTP/1.1\r\nX-Api-Key: raw-key-value' },
     });
     const line = JSON.parse(lines[0]);
     expect(line.req.headers).toEqual({
@@ -67,7 +68,8 @@ describe('log redaction', () => {
       newPassword: '[redacted]',
       email: 'e@x',
     });
-    for (const secret of ['token-value', 'cookie-value', 'pw-1', 'pw-2', 'pw-3']) {
+    expect(line.err).toMatchObject({ message: 'Parse Error', rawPacket: '[redacted]' });
+    for (const secret of ['token-value', 'cookie-value', 'pw-1', 'pw-2', 'pw-3', 'raw-key-value']) {
       expect(lines[0]).not.toContain(secret);
     }
   });
@@ -162,7 +164,7 @@ describe('request log lines', () => {
     }) as typeof process.stdout.write;
     // As createApp sets it up: Fastify's own request lines off, one line from logCompletedRequests.
     const app = fastify({
-      loggerInstance: createRootLogger('info'),
+      loggerInstance: createRootLogger('info') as FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
     });
     try {

@@ -18,6 +18,8 @@ export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
+  // Node attaches the bytes of a request it could not parse to the error (trace-level lines).
+  'err.rawPacket',
   '*.password',
   '*.currentPassword',
   '*.newPassword',
