@@ -25,7 +25,7 @@ export class AppModule {
       imports: [
         configModule(env),
         CommonModule.forRoot(options.clock),
-        ObservabilityModule,
+        ObservabilityModule.forRoot(env),
         ScheduleModule.forRoot(),
         GeoIpModule.forRoot(env),
         UsersModule,

@@ -15,7 +15,8 @@ import { BodyValidationPipe } from './common/body-validation.pipe';
 import { reasonPhrase } from './common/exception.filter';
 import { useJsonBodyParser } from './common/json-body';
 import { setupOpenApi } from './common/openapi';
-import { securityHeaders } from './common/security-headers';
+import { httpTimeouts, SlowSenders } from './common/http-timeouts';
+import { helmetOptions, securityHeaders } from './common/security-headers';
 import { Env } from './config';
 import { ShutdownState } from './health/shutdown-state';
 import { registerHttpMetrics } from './observability/http-metrics';
@@ -77,6 +78,8 @@ export function fastifyAdapter(env: Env, logger?: PinoLogger): FastifyAdapter {
       : {}),
     trustProxy: trustProxySetting(env.TRUST_PROXY),
     bodyLimit: env.BODY_LIMIT,
+    // REQUEST_TIMEOUT, HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT: a slow sender gets 408, no handler.
+    ...httpTimeouts(env),
     // A parameter this long is no session id: answered 404 below, like any unknown id.
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
@@ -142,7 +145,8 @@ export async function configureApp(app: NestFastifyApplication, env: Env): Promi
   useJsonBodyParser(fastify);
   registerHttpMetrics(fastify, app.get(Metrics));
   const shutdown = app.get(ShutdownState);
-  const security = securityHeaders();
+  // HSTS and upgrade-insecure-requests only where the service is reached over https.
+  const security = securityHeaders(helmetOptions(env.COOKIE_SECURE));
   fastify.addHook('onSend', (request, reply, payload, done) => {
     // helmet's headers, worked out once (see securityHeaders), on every answer.
     void reply.headers(security);
@@ -161,7 +165,8 @@ export async function configureApp(app: NestFastifyApplication, env: Env): Promi
   const parseOptions: ParseOptions = { decode: (value) => value };
   await app.register(fastifyCookie, { parseOptions: parseOptions as CookieSerializeOptions });
 
-  setupOpenApi(app);
+  // API_DOCS=off (the production default): /docs and its documents are unknown paths (404).
+  if (env.API_DOCS) setupOpenApi(app);
   app.enableCors(corsOptions(env.CORS_ORIGINS));
 
   app.useGlobalPipes(new BodyValidationPipe());
@@ -178,7 +183,8 @@ export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 /**
  * Graceful shutdown on SIGTERM/SIGINT: readiness reports 503 at once; the HTTP server stops
- * accepting connections and lets in-flight requests finish; then the application closes (cleanup
+ * accepting connections and lets in-flight requests finish (clients still sending a request
+ * REQUEST_TIMEOUT into the drain are cut off with 408); then the application closes (cleanup
  * job stopped, session snapshot written, database and Redis closed) and the process exits 0.
  * The whole sequence is bounded by SHUTDOWN_TIMEOUT: past it, the process logs and exits 1.
  * A second signal exits at once.
@@ -189,6 +195,7 @@ export function handleShutdownSignals(
   exit: (code: number) => void = (code) => process.exit(code),
 ): void {
   const logger = new NestLogger('Shutdown');
+  const senders = new SlowSenders(app.getHttpServer());
   let started = 0;
 
   const shutDown = async (signal: NodeJS.Signals): Promise<void> => {
@@ -207,12 +214,19 @@ export function handleShutdownSignals(
       });
       exit(1);
     }, env.SHUTDOWN_TIMEOUT * 1000);
+    // Node stops checking REQUEST_TIMEOUT once the server closes: clients still sending by then
+    // are cut off here, so they cannot hold the drain until the deadline.
+    const cutoff = setTimeout(() => {
+      const connections = senders.cutSenders();
+      if (connections > 0) logger.warn({ event: 'shutdown_cut_slow_senders', connections });
+    }, env.REQUEST_TIMEOUT * 1000);
     try {
       // Fastify's close stops accepting, closes idle keep-alive connections and waits for the
       // requests in flight; new requests on open connections get 503 (return503OnClosing).
       await app.getHttpAdapter().close();
       await app.close();
       clearTimeout(deadline);
+      clearTimeout(cutoff);
       logger.log({
         event: 'shutdown_complete',
         durationMs: Math.round(performance.now() - started),
@@ -220,6 +234,7 @@ export function handleShutdownSignals(
       exit(0);
     } catch (error) {
       clearTimeout(deadline);
+      clearTimeout(cutoff);
       logger.error({
         event: 'shutdown_failed',
         error: error instanceof Error ? error.message : String(error),

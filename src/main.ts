@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp, handleShutdownSignals } from './bootstrap';
 import { InvalidConfigError, validateEnv } from './config';
+import { MetricsListener } from './observability/metrics.listener';
 
 async function main(): Promise<void> {
   const env = validateEnv(process.env);
@@ -9,6 +10,8 @@ async function main(): Promise<void> {
   const app = await createApp(env);
   handleShutdownSignals(app, env);
   await app.listen({ port: env.PORT, host: env.HOST });
+  // METRICS_PORT set: /metrics on its own listener (closed with the app at shutdown).
+  await app.get(MetricsListener).listen();
   new Logger('Bootstrap').log({ event: 'listening', url: `http://${env.HOST}:${env.PORT}` });
 }
 

@@ -5,8 +5,9 @@ import {
   HttpException,
   HttpStatus,
   Logger,
+  NotFoundException,
 } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode } from './error-response.dto';
 import {
   DomainError,
@@ -15,6 +16,7 @@ import {
   StoreUnavailableError,
   UnauthenticatedError,
 } from './errors';
+import { classifyStoreFailure } from './store-failure';
 import {
   SessionLimitReachedError,
   SessionNotFoundError,
@@ -45,9 +47,9 @@ export class DomainExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const request = host.switchToHttp().getRequest<{ id?: unknown }>();
+    const request = host.switchToHttp().getRequest<FastifyRequest | undefined>();
     const reqId = typeof request?.id === 'string' ? request.id : undefined;
-    const { body, headers } = this.toResponse(exception, reqId);
+    const { body, headers } = this.toResponse(unmatchedRoute(exception, request), reqId);
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     void reply.status(body.statusCode).send(body);
   }
@@ -126,11 +128,12 @@ export class DomainExceptionFilter implements ExceptionFilter {
       });
     }
     if (error instanceof StoreUnavailableError) {
+      // The reason and the driver's code, never its message (it can name hosts and users).
       this.logger.error({
         event: 'store_unavailable',
         reqId,
         store: error.store,
-        cause: describeCause(error.cause),
+        ...classifyStoreFailure(error.cause),
       });
       return make(HttpStatus.SERVICE_UNAVAILABLE, 'STORE_UNAVAILABLE', {
         'retry-after': String(RETRY_AFTER_SECONDS),
@@ -142,8 +145,25 @@ export class DomainExceptionFilter implements ExceptionFilter {
   }
 }
 
-function describeCause(cause: unknown): string {
-  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+/** Longest part of an unknown path an answer repeats: enough to spot a typo, not a 9 KB echo. */
+export const ECHOED_PATH_LENGTH = 64;
+
+/** A URL's path for an error message: no query (it may hold a token), at most 64 characters. */
+export function echoedPath(url: string): string {
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  return path.length > ECHOED_PATH_LENGTH ? `${path.slice(0, ECHOED_PATH_LENGTH)}…` : path;
+}
+
+/**
+ * Nest answers a path no route matched with "Cannot GET <the whole URL>", query and all: the
+ * same 404 here names the method and a capped path only.
+ */
+function unmatchedRoute(exception: unknown, request: FastifyRequest | undefined): unknown {
+  if (!(exception instanceof NotFoundException) || !request || request.routeOptions?.url) {
+    return exception;
+  }
+  return new NotFoundException(`Cannot ${request.method} ${echoedPath(request.url)}`);
 }
 
 /** What a client must change, where Fastify's own wording only names the status. */

@@ -1,18 +1,34 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet, { HelmetOptions } from 'helmet';
 
+const DIRECTIVES = {
+  defaultSrc: ["'self'"],
+  // The OpenAPI UI at /docs needs its inline bootstrap script and styles.
+  scriptSrc: ["'self'", "'unsafe-inline'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:'],
+};
+
 /** helmet's settings for this service: its defaults, with a CSP the OpenAPI UI at /docs can run under. */
 export const HELMET_OPTIONS: Readonly<HelmetOptions> = {
-  contentSecurityPolicy: {
-    directives: {
-      defaultSrc: ["'self'"],
-      // The OpenAPI UI at /docs needs its inline bootstrap script and styles.
-      scriptSrc: ["'self'", "'unsafe-inline'"],
-      styleSrc: ["'self'", "'unsafe-inline'"],
-      imgSrc: ["'self'", 'data:'],
-    },
-  },
+  contentSecurityPolicy: { directives: DIRECTIVES },
 };
+
+/**
+ * The same without what only makes sense over https: Strict-Transport-Security (a promise of https
+ * the service cannot keep over plain http) and the CSP's `upgrade-insecure-requests`, which makes
+ * a browser fetch a page's scripts and styles (the /docs UI) over https, where a plain-http setup
+ * (COOKIE_SECURE=false: local or test) serves nothing.
+ */
+export const PLAIN_HTTP_HELMET_OPTIONS: Readonly<HelmetOptions> = {
+  contentSecurityPolicy: { directives: { ...DIRECTIVES, upgradeInsecureRequests: null } },
+  strictTransportSecurity: false,
+};
+
+/** helmet's settings for a service reached over https (COOKIE_SECURE=true) or plain http. */
+export function helmetOptions(https: boolean): Readonly<HelmetOptions> {
+  return https ? HELMET_OPTIONS : PLAIN_HTTP_HELMET_OPTIONS;
+}
 
 /**
  * The headers helmet sets for `options`, worked out once. They depend on nothing in the request

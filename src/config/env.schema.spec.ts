@@ -126,3 +126,51 @@ describe('validateEnv', () => {
     expect(problems.join('\n')).toMatch(/PORT[\s\S]*LOG_LEVEL|LOG_LEVEL[\s\S]*PORT/);
   });
 });
+
+describe('validateEnv: the HTTP edge', () => {
+  it('has request, header and keep-alive timeouts by default, and no metrics port', () => {
+    const env = validateEnv({});
+    expect(env).toMatchObject({ REQUEST_TIMEOUT: 5, HEADERS_TIMEOUT: 5, KEEP_ALIVE_TIMEOUT: 72 });
+    expect(env.METRICS_PORT).toBeUndefined();
+    expect(env.METRICS_HOST).toBeUndefined();
+    expect(validateEnv({ REQUEST_TIMEOUT: '1m', KEEP_ALIVE_TIMEOUT: '2m' })).toMatchObject({
+      REQUEST_TIMEOUT: 60,
+      KEEP_ALIVE_TIMEOUT: 120,
+    });
+  });
+
+  it.each([
+    ['REQUEST_TIMEOUT', '0'],
+    ['HEADERS_TIMEOUT', 'soon'],
+    ['KEEP_ALIVE_TIMEOUT', '0'],
+    ['METRICS_PORT', '0'],
+    ['METRICS_PORT', '70000'],
+    ['METRICS_PORT', 'metrics'],
+    ['API_DOCS', 'maybe'],
+  ])('names %s when it is %p', (name, value) => {
+    expect(problemsOf({ [name]: value }).join('\n')).toContain(name);
+  });
+
+  it('keeps the headers deadline within the request deadline, and the metrics port apart', () => {
+    expect(problemsOf({ HEADERS_TIMEOUT: '10', REQUEST_TIMEOUT: '5' })).toEqual([
+      expect.stringContaining('HEADERS_TIMEOUT must not exceed REQUEST_TIMEOUT'),
+    ]);
+    expect(problemsOf({ HEADERS_TIMEOUT: '5', REQUEST_TIMEOUT: '30' })).toEqual([]);
+    expect(problemsOf({ PORT: '3000', METRICS_PORT: '3000' })).toEqual([
+      'METRICS_PORT must differ from PORT',
+    ]);
+    expect(validateEnv({ METRICS_PORT: '9100', METRICS_HOST: '127.0.0.1' })).toMatchObject({
+      METRICS_PORT: 9100,
+      METRICS_HOST: '127.0.0.1',
+    });
+  });
+
+  it('turns API docs off by default in production only, and lets API_DOCS decide', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: secret };
+    expect(validateEnv(production).API_DOCS).toBe(false);
+    expect(validateEnv({ ...production, API_DOCS: 'on' }).API_DOCS).toBe(true);
+    expect(validateEnv({}).API_DOCS).toBe(true);
+    expect(validateEnv({ NODE_ENV: 'test' }).API_DOCS).toBe(true);
+    expect(validateEnv({ API_DOCS: 'off' }).API_DOCS).toBe(false);
+  });
+});

@@ -279,6 +279,61 @@ export class EnvironmentVariables {
   @Min(1)
   SHUTDOWN_TIMEOUT = 10;
 
+  /**
+   * Longest a client may take to send a whole request, headers and body (seconds); past it the
+   * answer is 408 and the connection is closed before any handler runs. A request is at most
+   * BODY_LIMIT (8 KB by default), which any working link delivers within a second; 5 s leaves room
+   * for retransmissions and is half the default SHUTDOWN_TIMEOUT, so a client still sending when a
+   * shutdown starts is cut off before the shutdown deadline.
+   */
+  @duration()
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  REQUEST_TIMEOUT = 5;
+
+  /** Longest a client may take to send the request headers (seconds); at most REQUEST_TIMEOUT. */
+  @duration()
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  HEADERS_TIMEOUT = 5;
+
+  /**
+   * How long an idle keep-alive connection stays open (seconds). Above the 60 s idle timeout of
+   * common load balancers, so the balancer closes first and never sends a request on a connection
+   * the service is closing. Idle connections are closed at once when a shutdown starts.
+   */
+  @duration()
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  KEEP_ALIVE_TIMEOUT = 72;
+
+  /** When set, /metrics is served on this port only (its own listener), not on PORT. */
+  @IsOptional()
+  @integer()
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  METRICS_PORT?: number;
+
+  /** Address the metrics listener binds to; HOST when unset. */
+  @IsOptional()
+  @trimmed()
+  @IsString()
+  @MinLength(1)
+  METRICS_HOST?: string;
+
+  /**
+   * The OpenAPI UI and documents at /docs, /docs-json and /docs-yaml. Default (validateEnv): off
+   * when NODE_ENV=production, on otherwise.
+   */
+  @IsOptional()
+  @boolean()
+  @IsBoolean()
+  API_DOCS?: boolean;
+
   /** Readiness reports down above this heap size (MiB). */
   @integer()
   @IsInt()
@@ -286,8 +341,10 @@ export class EnvironmentVariables {
   HEALTH_HEAP_LIMIT_MB = 4096;
 }
 
-export type Env = Omit<EnvironmentVariables, 'JWT_SECRET'> & {
+export type Env = Omit<EnvironmentVariables, 'JWT_SECRET' | 'API_DOCS'> & {
   JWT_SECRET: string;
+  /** API_DOCS with its default for NODE_ENV applied. */
+  API_DOCS: boolean;
   /** True when no JWT_SECRET was given and a random one was drawn for this process. */
   JWT_SECRET_GENERATED: boolean;
 };
@@ -310,6 +367,9 @@ export function validateEnv(raw: Record<string, unknown>): Env {
     'REDIS_URL',
     'SESSION_SNAPSHOT_PATH',
     'GEOIP_DB_PATH',
+    'METRICS_PORT',
+    'METRICS_HOST',
+    'API_DOCS',
   ]) {
     if (!empty(raw[key])) picked[key] = raw[key];
   }
@@ -340,9 +400,26 @@ export function validateEnv(raw: Record<string, unknown>): Env {
   ) {
     problems.push('SESSION_IDLE_TTL must not exceed SESSION_ABSOLUTE_TTL');
   }
+  if (
+    Number.isInteger(env.HEADERS_TIMEOUT) &&
+    Number.isInteger(env.REQUEST_TIMEOUT) &&
+    env.HEADERS_TIMEOUT > env.REQUEST_TIMEOUT
+  ) {
+    problems.push(
+      'HEADERS_TIMEOUT must not exceed REQUEST_TIMEOUT (the headers are part of the request)',
+    );
+  }
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT === env.PORT) {
+    problems.push('METRICS_PORT must differ from PORT');
+  }
   if (problems.length > 0) throw new InvalidConfigError(problems);
 
   const generated = secret === undefined;
   if (generated) secret = randomBytes(48).toString('base64url');
-  return { ...env, JWT_SECRET: secret as string, JWT_SECRET_GENERATED: generated };
+  return {
+    ...env,
+    JWT_SECRET: secret as string,
+    JWT_SECRET_GENERATED: generated,
+    API_DOCS: env.API_DOCS ?? env.NODE_ENV !== 'production',
+  };
 }

@@ -2,7 +2,16 @@ import type { IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Logger } from '@nestjs/common';
-import { PinoLoggerService, REDACTED_PATHS, requestId } from './logging';
+import fastify, { FastifyBaseLogger, LogController } from 'fastify';
+import {
+  createRootLogger,
+  logCompletedRequests,
+  PinoLoggerService,
+  REDACTED_PATHS,
+  redactQuery,
+  requestId,
+  withoutQuery,
+} from './logging';
 
 const request = (id?: string) =>
   ({ headers: id === undefined ? {} : { 'x-request-id': id } }) as IncomingMessage;
@@ -44,6 +53,7 @@ describe('log redaction', () => {
       },
       res: { headers: { 'set-cookie': 'fgp=new-cookie-value' } },
       body: { password: 'pw-1', currentPassword: 'pw-2', newPassword: 'pw-3', email: 'e@x' },
+      err: { message: 'Parse Error', rawPacket: 'GET / HTTP/1.1\r\nX-Api-Key: raw-key-value' },
     });
     const line = JSON.parse(lines[0]);
     expect(line.req.headers).toEqual({
@@ -58,7 +68,8 @@ describe('log redaction', () => {
       newPassword: '[redacted]',
       email: 'e@x',
     });
-    for (const secret of ['token-value', 'cookie-value', 'pw-1', 'pw-2', 'pw-3']) {
+    expect(line.err).toMatchObject({ message: 'Parse Error', rawPacket: '[redacted]' });
+    for (const secret of ['token-value', 'cookie-value', 'pw-1', 'pw-2', 'pw-3', 'raw-key-value']) {
       expect(lines[0]).not.toContain(secret);
     }
   });
@@ -119,5 +130,75 @@ describe('PinoLoggerService', () => {
     const traced = capture('trace');
     traced.service.verbose('v', 'Ctx');
     expect(traced.lines).toEqual([{ level: 10, context: 'Ctx', msg: 'v' }]);
+  });
+});
+
+describe('request log lines', () => {
+  it.each([
+    ['/auth/me', '/auth/me'],
+    ['/auth/me?', '/auth/me?'],
+    ['/auth/me?access_token=abc', '/auth/me?access_token=[redacted]'],
+    ['/a?x=1&y=&z=%20q', '/a?x=[redacted]&y=[redacted]&z=[redacted]'],
+    ['/a?bare-token', '/a?[redacted]'],
+    ['/a?x=1&&bare', '/a?x=[redacted]&&[redacted]'],
+    ['/a?x=1=2', '/a?x=[redacted]'],
+  ])('logs %s as %s', (url, logged) => {
+    expect(redactQuery(url)).toBe(logged);
+  });
+
+  it('drops the query and fragment of a Referer', () => {
+    expect(withoutQuery('https://app.example.com/p?token=abc#frag')).toBe(
+      'https://app.example.com/p',
+    );
+    expect(withoutQuery('https://app.example.com/p#frag?x')).toBe('https://app.example.com/p');
+    expect(withoutQuery('https://app.example.com/')).toBe('https://app.example.com/');
+  });
+
+  it('keeps the values of allow-listed headers only, and names the rest', async () => {
+    const lines: string[] = [];
+    const write = process.stdout.write;
+    // createRootLogger writes to stdout, as the service does.
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      lines.push(chunk.toString());
+      return true;
+    }) as typeof process.stdout.write;
+    // As createApp sets it up: Fastify's own request lines off, one line from logCompletedRequests.
+    const app = fastify({
+      loggerInstance: createRootLogger('info') as FastifyBaseLogger,
+      logController: new LogController({ disableRequestLogging: true }),
+    });
+    try {
+      logCompletedRequests(app);
+      app.get('/ok', async () => ({ ok: true }));
+      await app.inject({
+        method: 'GET',
+        url: '/ok?q=secret-query',
+        headers: {
+          'user-agent': 'agent/1',
+          'content-type': 'application/json',
+          'x-forwarded-proto': 'https',
+          authorization: 'Bearer secret-1',
+          'proxy-authorization': 'Basic secret-2',
+          'x-api-key': 'secret-3',
+          'x-anything': 'secret-4',
+        },
+      });
+    } finally {
+      process.stdout.write = write;
+      await app.close();
+    }
+    const line = lines.map((text) => JSON.parse(text)).find((l) => l.msg === 'request completed');
+    expect(line.req.url).toBe('/ok?q=[redacted]');
+    expect(line.req.headers).toEqual({
+      'user-agent': 'agent/1',
+      'content-type': 'application/json',
+      'x-forwarded-proto': 'https',
+      host: 'localhost:80',
+      authorization: '[redacted]',
+      'proxy-authorization': '[redacted]',
+      'x-api-key': '[redacted]',
+      'x-anything': '[redacted]',
+    });
+    expect(lines.join('')).not.toMatch(/secret-/);
   });
 });

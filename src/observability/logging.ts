@@ -11,12 +11,15 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 
 /**
  * Log paths whose values are replaced by `[redacted]`: credentials in headers, and any password
- * field wherever an object is logged. Bodies are never logged; this is the safety net.
+ * field wherever an object is logged. Bodies are never logged, and request headers are logged
+ * through an allow-list (`LOGGED_REQUEST_HEADERS`); this is the safety net.
  */
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
+  // Node attaches the bytes of a request it could not parse to the error (trace-level lines).
+  'err.rawPacket',
   '*.password',
   '*.currentPassword',
   '*.newPassword',
@@ -111,10 +114,79 @@ function responseForLog(reply: FastifyReply) {
   return { statusCode: reply.statusCode, headers };
 }
 
+const REDACTED = '[redacted]';
+
+/**
+ * Request headers whose values are logged as sent (the Referer without its query). Any other
+ * header is logged by name with `[redacted]`: credentials travel in many headers (Authorization,
+ * Proxy-Authorization, X-Api-Key, custom ones), so only headers known to be harmless are shown.
+ */
+export const LOGGED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'user-agent',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'transfer-encoding',
+  'connection',
+  'expect',
+  'origin',
+  'referer',
+  REQUEST_ID_HEADER,
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-real-ip',
+  'sec-fetch-site',
+  'sec-fetch-mode',
+  'sec-fetch-dest',
+]);
+
+/**
+ * The URL with every query value replaced by `[redacted]` (names kept; a part without `=` could
+ * be a bare token and goes whole): clients put tokens in queries (`?access_token=…`), and the
+ * log must not keep them.
+ */
+export function redactQuery(url: string): string {
+  const start = url.indexOf('?');
+  if (start === -1) return url;
+  const parts = url
+    .slice(start + 1)
+    .split('&')
+    .map((part) => {
+      const equals = part.indexOf('=');
+      if (equals !== -1) return `${part.slice(0, equals)}=${REDACTED}`;
+      return part === '' ? part : REDACTED;
+    });
+  return `${url.slice(0, start)}?${parts.join('&')}`;
+}
+
+/** A URL without its query and fragment (for the Referer, whose query is another site's). */
+export function withoutQuery(url: string): string {
+  const end = url.search(/[?#]/);
+  return end === -1 ? url : url.slice(0, end);
+}
+
+function headersForLog(headers: FastifyRequest['headers']): Record<string, unknown> {
+  const logged: Record<string, unknown> = {};
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (!LOGGED_REQUEST_HEADERS.has(name)) logged[name] = REDACTED;
+    else if (name === 'referer' && typeof value === 'string') logged[name] = withoutQuery(value);
+    else logged[name] = value;
+  }
+  return logged;
+}
+
 const requestForLog = (request: FastifyRequest) => ({
   method: request.method,
-  url: request.url,
-  headers: request.headers,
+  url: redactQuery(request.url),
+  headers: headersForLog(request.headers),
   remoteAddress: request.ip,
 });
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ClientInfo } from '../common/client';
+import { classifyStoreFailure } from '../common/store-failure';
 import { SecurityEvents } from '../observability/security-events';
 import { TooManyAttemptsError } from './rate-limit.errors';
 import {
@@ -51,9 +52,11 @@ export class RateLimiter {
     try {
       await this.store.reset(rateLimitRule(this.limits, route, 'account'), rateLimitKey(account));
     } catch (error) {
-      this.logger.warn(
-        `could not reset the ${route} account counter: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      this.logger.warn({
+        event: 'rate_limit_reset_failed',
+        route,
+        ...classifyStoreFailure(error),
+      });
     }
   }
 }

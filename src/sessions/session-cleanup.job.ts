@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { classifyStoreFailure } from '../common/store-failure';
 import { Env } from '../config';
 import { Metrics } from '../observability/metrics';
 import { SessionRepository } from './session.repository';
@@ -59,9 +60,7 @@ export class SessionCleanupJob implements OnApplicationBootstrap, OnModuleDestro
         await yieldToEventLoop();
       }
     } catch (error) {
-      this.logger.error(
-        `cleanup stopped: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      this.logger.error({ event: 'session_cleanup_failed', ...classifyStoreFailure(error) });
     }
     const seconds = (performance.now() - started) / 1000;
     this.metrics.cleanupRemoved.inc(removed);

@@ -1,4 +1,5 @@
 import { Kysely, Migration, MigrationProvider, Migrator, sql } from 'kysely';
+import { classifyStoreFailure } from '../../common/store-failure';
 import { DatabaseKind } from './database';
 
 /** Schema changes, in order. Never edit one that has shipped; add the next. */
@@ -37,8 +38,10 @@ export async function migrateToLatest(db: Kysely<any>, kind: DatabaseKind): Prom
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((result) => result.status === 'Error');
   if (error) {
+    // The reason and code only: the driver's message can name the database host and user.
+    const { reason, code } = classifyStoreFailure(error);
     throw new Error(
-      `Database migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`,
+      `Database migration ${failed?.migrationName ?? ''} failed (${code ? `${reason}, ${code}` : reason})`,
     );
   }
 }
