@@ -5,7 +5,7 @@ import { AuthModule } from './auth/auth.module';
 import { Clock } from './common/clock';
 import { CommonModule } from './common/common.module';
 import { DomainExceptionFilter } from './common/exception.filter';
-import { configModule, Env } from './config';
+import { configModule, Env, JwtSecretsModule } from './config';
 import { GeoIpModule } from './geoip/geoip.module';
 import { HealthModule } from './health/health.module';
 import { ObservabilityModule } from './observability/observability.module';
@@ -24,6 +24,9 @@ export class AppModule {
       module: AppModule,
       imports: [
         configModule(env),
+        // Reads (or, on a first quick start, generates) the signing keys: a bad JWT_SECRET_FILE
+        // stops start-up here, before anything listens.
+        JwtSecretsModule.forRoot(env),
         CommonModule.forRoot(options.clock),
         ObservabilityModule,
         ScheduleModule.forRoot(),

@@ -15,7 +15,9 @@ import { reasonPhrase } from './common/exception.filter';
 import { useDepthLimitedJsonParser } from './common/json-body';
 import { setupOpenApi } from './common/openapi';
 import { securityHeaders } from './common/security-headers';
-import { Env } from './config';
+import { SigningKeys } from './auth/signing-keys';
+import { Env, JwtSecrets } from './config';
+import { logStartupReport } from './config/startup-report';
 import { ShutdownState } from './health/shutdown-state';
 import { registerHttpMetrics } from './observability/http-metrics';
 import {
@@ -174,11 +176,13 @@ export async function configureApp(app: NestFastifyApplication, env: Env): Promi
   );
   // No `enableShutdownHooks()`: main.ts runs its own bounded sequence (`handleShutdownSignals`).
 
-  if (env.JWT_SECRET_GENERATED) {
-    new NestLogger('Config').warn(
-      'JWT_SECRET is not set: using a random key for this process only (tokens die with it). Set JWT_SECRET (32+ bytes) outside development.',
-    );
-  }
+  const keys = app.get(SigningKeys);
+  logStartupReport(env, {
+    origin: app.get(JwtSecrets).origin,
+    keyId: keys.current.kid,
+    previousKeys: keys.verificationKeys().length - 1,
+    previousAcceptedUntil: keys.previousAcceptedUntil,
+  });
 }
 
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
