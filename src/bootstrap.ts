@@ -15,9 +15,7 @@ import { reasonPhrase } from './common/exception.filter';
 import { useDepthLimitedJsonParser } from './common/json-body';
 import { setupOpenApi } from './common/openapi';
 import { securityHeaders } from './common/security-headers';
-import { SigningKeys } from './auth/signing-keys';
-import { Env, JwtSecrets } from './config';
-import { logStartupReport } from './config/startup-report';
+import { Env } from './config';
 import { ShutdownState } from './health/shutdown-state';
 import { registerHttpMetrics } from './observability/http-metrics';
 import {
@@ -175,14 +173,6 @@ export async function configureApp(app: NestFastifyApplication, env: Env): Promi
     }),
   );
   // No `enableShutdownHooks()`: main.ts runs its own bounded sequence (`handleShutdownSignals`).
-
-  const keys = app.get(SigningKeys);
-  logStartupReport(env, {
-    origin: app.get(JwtSecrets).origin,
-    keyId: keys.current.kid,
-    previousKeys: keys.verificationKeys().length - 1,
-    previousAcceptedUntil: keys.previousAcceptedUntil,
-  });
 }
 
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;

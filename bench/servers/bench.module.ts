@@ -20,7 +20,6 @@ import { FingerprintService, safeEqual } from '../../src/auth/fingerprint.servic
 import { CompleteToken, jwtStrategyOptions, readClaims } from '../../src/auth/jwt.strategy';
 import { Public } from '../../src/auth/public.decorator';
 import { SigningKeys } from '../../src/auth/signing-keys';
-import { Clock } from '../../src/common/clock';
 import { clientOf } from '../../src/common/client';
 import { Env } from '../../src/config';
 import { SessionRepository } from '../../src/sessions/session.repository';
@@ -48,20 +47,17 @@ export const STEPS = {
 
 type Claims = ReturnType<typeof readClaims>;
 
-/** The claim checks of the real strategy: the same clock and ACCESS_TOKEN_TTL. */
+/** The claim checks of the real strategy: the system clock and ACCESS_TOKEN_TTL. */
 class ClaimReader {
   private readonly maxLifetime: number;
 
-  constructor(
-    config: ConfigService<Env, true>,
-    private readonly clock: Clock,
-  ) {
+  constructor(config: ConfigService<Env, true>) {
     this.maxLifetime = config.get('ACCESS_TOKEN_TTL', { infer: true });
   }
 
   read(token: CompleteToken): Claims {
     return readClaims(token, {
-      now: Math.floor(this.clock.now() / 1000),
+      now: Math.floor(Date.now() / 1000),
       maxLifetime: this.maxLifetime,
     });
   }
@@ -96,9 +92,9 @@ async function findSession(sessions: SessionRepository, claims: Claims) {
 class JwtOnlyStrategy extends PassportStrategy(Strategy, STEPS.jwt) {
   private readonly claims: ClaimReader;
 
-  constructor(config: ConfigService<Env, true>, keys: SigningKeys, clock: Clock) {
+  constructor(config: ConfigService<Env, true>, keys: SigningKeys) {
     super(jwtStrategyOptions(config, keys));
-    this.claims = new ClaimReader(config, clock);
+    this.claims = new ClaimReader(config);
   }
 
   async validate(_request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
@@ -115,11 +111,10 @@ class FingerprintStepStrategy extends PassportStrategy(Strategy, STEPS.fingerpri
   constructor(
     config: ConfigService<Env, true>,
     keys: SigningKeys,
-    clock: Clock,
     private readonly fingerprints: FingerprintService,
   ) {
     super(jwtStrategyOptions(config, keys));
-    this.claims = new ClaimReader(config, clock);
+    this.claims = new ClaimReader(config);
   }
 
   async validate(request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
@@ -137,12 +132,11 @@ class SessionStepStrategy extends PassportStrategy(Strategy, STEPS.session) {
   constructor(
     config: ConfigService<Env, true>,
     keys: SigningKeys,
-    clock: Clock,
     private readonly fingerprints: FingerprintService,
     private readonly sessions: SessionRepository,
   ) {
     super(jwtStrategyOptions(config, keys));
-    this.claims = new ClaimReader(config, clock);
+    this.claims = new ClaimReader(config);
   }
 
   async validate(request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
@@ -161,12 +155,11 @@ class TouchStepStrategy extends PassportStrategy(Strategy, STEPS.touch) {
   constructor(
     config: ConfigService<Env, true>,
     keys: SigningKeys,
-    clock: Clock,
     private readonly fingerprints: FingerprintService,
     private readonly sessions: SessionRepository,
   ) {
     super(jwtStrategyOptions(config, keys));
-    this.claims = new ClaimReader(config, clock);
+    this.claims = new ClaimReader(config);
   }
 
   async validate(request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {

@@ -62,7 +62,8 @@ describe('JwtStrategy.validate', () => {
       userAgent: 'Mozilla/5.0',
       location: null,
     });
-    const iat = toSeconds(clock.now());
+    // Token times follow the system clock (as jsonwebtoken does), sessions the injected one.
+    const iat = toSeconds(Date.now());
     const claims = {
       sub: userId,
       sid: session.id,
@@ -322,7 +323,7 @@ describe('JwtStrategy key selection and rotation (through passport-jwt)', () => 
       userAgent: 'Mozilla/5.0',
       location: null,
     });
-    const iat = toSeconds(clock.now());
+    const iat = toSeconds(Date.now());
     claims = { sub: 'user-1', sid: session.id, fgp: session.fingerprintHash, iat, exp: iat + 900 };
   });
 

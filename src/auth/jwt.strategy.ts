@@ -144,8 +144,9 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   }
 
   async validate(request: FastifyRequest, token: CompleteToken): Promise<AuthPrincipal> {
+    // The system clock, not the injected one: jsonwebtoken signs `iat` and checks `exp` by it.
     const claims = readClaims(token, {
-      now: toSeconds(this.clock.now()),
+      now: toSeconds(Date.now()),
       maxLifetime: this.tokenLifetime,
     });
     const cookie = request.cookies?.[this.fingerprints.cookieName];
@@ -173,7 +174,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
 
 /** What a token's times are checked against. */
 export interface ClaimLimits {
-  /** This server's time, in seconds. */
+  /** This server's system time, in seconds (the clock jsonwebtoken signs and checks `exp` by). */
   readonly now: number;
   /** The longest `exp - iat` a token of this service has: ACCESS_TOKEN_TTL. */
   readonly maxLifetime: number;

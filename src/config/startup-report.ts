@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { dataPaths, loosePermissions, sqliteFile } from './data-files';
 import { Env } from './env.schema';
 import { JwtSecretOrigin } from './jwt-secrets';
@@ -125,5 +125,20 @@ export function logStartupReport(
       fix,
       message: `${path} is open to group or others (mode ${octal}): it holds data only this service should read; fix with \`${fix}\``,
     });
+  }
+}
+
+/**
+ * Logs the start-up report once every module is up (SQLite has opened its -wal and -shm files,
+ * the snapshot folder exists), whichever way the app was built.
+ */
+export class StartupReport implements OnApplicationBootstrap {
+  constructor(
+    private readonly env: Env,
+    private readonly keys: SigningKeySummary,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    logStartupReport(this.env, this.keys);
   }
 }
