@@ -1,5 +1,6 @@
 import { createHmac, createSign, generateKeyPairSync, KeyObject, sign } from 'node:crypto';
 import * as jwt from 'jsonwebtoken';
+import { Metrics } from '../../src/observability/metrics';
 import { startApp, TEST_SECRET, TestApp } from '../support/app';
 import { signedInClient } from '../support/client';
 
@@ -216,6 +217,15 @@ describe('token forgery (e2e)', () => {
       ['trailing comma', `Bearer ${token},`],
     ];
     for (const [name, value] of cases) await expectRejected(name, value);
+    // Counted as a token that cannot be used, not as a missing one.
+    const metrics = target.app.get(Metrics).registry;
+    const malformed = async () =>
+      (await metrics.getSingleMetric('fpa_guard_rejections_total')?.get())?.values.find(
+        (value) => value.labels.reason === 'malformed_token',
+      )?.value ?? 0;
+    const before = await malformed();
+    await expectRejected('trailing junk, counted', `Bearer ${token} junk`);
+    expect((await malformed()) - before).toBe(1);
   });
 
   it('refuses a payload that is a JSON string holding the claims (decoded twice by jsonwebtoken)', async () => {
