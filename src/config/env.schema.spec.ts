@@ -80,6 +80,11 @@ describe('validateEnv', () => {
       expect(problems.join()).not.toContain(weak);
     }
     expect(problemsOf({ JWT_SECRET: randomBytes(48).toString('base64url') })).toEqual([]);
+    // Hex has only 16 digits: a hex key that lacks one is refused, and the message says why.
+    expect(problemsOf({ JWT_SECRET: '0123456789abcde'.repeat(3) }).join()).toContain(
+      'a hex key has 16 digit values at most',
+    );
+    expect(problemsOf({ JWT_SECRET: '0123456789abcdef'.repeat(4) })).toEqual([]);
     expect(problemsOf({ JWT_SECRET: 'abcdefghijklmnop'.repeat(2) })).toEqual([]);
   });
 

@@ -330,7 +330,11 @@ export const MIN_SECRET_DISTINCT_BYTES = 16;
 export function weakSecretProblem(secret: Buffer): string | undefined {
   if (secret.length < MIN_SECRET_BYTES) return `must be at least ${MIN_SECRET_BYTES} bytes`;
   if (new Set(secret).size < MIN_SECRET_DISTINCT_BYTES) {
-    return `must have at least ${MIN_SECRET_DISTINCT_BYTES} distinct byte values (it looks like a placeholder or a pattern; use e.g. \`openssl rand -base64 48\`)`;
+    // Hex has 16 digits in all, so a hex key that lacks one lands here however random it is.
+    const why = /^[0-9a-fA-F]+$/.test(secret.toString('latin1'))
+      ? 'a hex key has 16 digit values at most'
+      : 'it looks like a placeholder or a pattern';
+    return `must have at least ${MIN_SECRET_DISTINCT_BYTES} distinct byte values (${why}; use e.g. \`openssl rand -base64 48\`)`;
   }
   return undefined;
 }
