@@ -404,8 +404,8 @@ function render(
     ['public', 'unguarded route', []],
     [
       'step-jwt',
-      '+ passport-jwt: extract, verify (cached after the first request), claims',
-      ['jwt-cached', 'claims'],
+      '+ passport-jwt: extract, key by kid, verify (cached after the first request), claims',
+      ['key', 'jwt-cached', 'claims'],
     ],
     ['step-fingerprint', '+ fingerprint cookie: SHA-256, timingSafeEqual', ['fingerprint']],
     ['step-session', '+ session lookup and checks', ['find']],

@@ -2,11 +2,12 @@ import { createSecretKey, randomBytes } from 'node:crypto';
 import { ConfigService } from '@nestjs/config';
 import * as jwt from 'jsonwebtoken';
 import { FingerprintService, safeEqual } from '../src/auth/fingerprint.service';
-import { readClaims, CompleteToken } from '../src/auth/jwt.strategy';
+import { readClaims, CompleteToken, verificationKeyFor } from '../src/auth/jwt.strategy';
+import { SigningKeys } from '../src/auth/signing-keys';
 import { cacheVerifiedTokens } from '../src/auth/verified-token-cache';
 import { Strategy } from 'passport-jwt';
 import { SystemClock } from '../src/common/clock';
-import { Env, validateEnv } from '../src/config';
+import { Env, JwtSecrets, validateEnv } from '../src/config';
 import { InMemorySessionRepository } from '../src/sessions/in-memory-session.repository';
 import { Session } from '../src/sessions/session';
 import { SessionFixtures } from './lib/session-fixtures';
@@ -74,8 +75,10 @@ export async function microBenchmarks(
     complete: true,
   };
   // Sanity: each piece must succeed, or the timing below measures an early failure.
+  const limits = { now: Math.floor(Date.now() / 1000), maxLifetime: 900 };
   readClaims(
     jwt.verify(serviceToken, key as unknown as string, verifyOptions) as unknown as CompleteToken,
+    limits,
   );
   jwt.verify(docsToken, secret);
   if (!fingerprints.matches(cookie, fgp)) throw new Error('micro: fingerprint check failed');
@@ -127,7 +130,19 @@ export async function microBenchmarks(
   add(
     'claims',
     'claim shape check (readClaims)',
-    nsPerOp(() => readClaims(decoded), iterations).nsPerOp,
+    nsPerOp(() => readClaims(decoded, limits), iterations).nsPerOp,
+  );
+  // What every request pays before the signature (and before the verified-token cache).
+  const keys = new SigningKeys(
+    new JwtSecrets(Buffer.from(secret), [], { source: 'JWT_SECRET' }),
+    900,
+    new SystemClock(),
+  );
+  verificationKeyFor(keys, serviceToken);
+  add(
+    'key',
+    'key selection by kid, header and payload shape (verificationKeyFor)',
+    nsPerOp(() => verificationKeyFor(keys, serviceToken), iterations).nsPerOp,
   );
   add(
     'fingerprint',

@@ -5,7 +5,9 @@ import { AuthModule } from './auth/auth.module';
 import { Clock } from './common/clock';
 import { CommonModule } from './common/common.module';
 import { DomainExceptionFilter } from './common/exception.filter';
-import { configModule, Env } from './config';
+import { SigningKeys } from './auth/signing-keys';
+import { configModule, Env, JwtSecrets, JwtSecretsModule } from './config';
+import { StartupReport } from './config/startup-report';
 import { GeoIpModule } from './geoip/geoip.module';
 import { HealthModule } from './health/health.module';
 import { ObservabilityModule } from './observability/observability.module';
@@ -24,6 +26,9 @@ export class AppModule {
       module: AppModule,
       imports: [
         configModule(env),
+        // Reads (or, on a first quick start, generates) the signing keys: a bad JWT_SECRET_FILE
+        // stops start-up here, before anything listens.
+        JwtSecretsModule.forRoot(env),
         CommonModule.forRoot(options.clock),
         ObservabilityModule.forRoot(env),
         ScheduleModule.forRoot(),
@@ -33,7 +38,20 @@ export class AppModule {
         AuthModule,
         HealthModule,
       ],
-      providers: [{ provide: APP_FILTER, useClass: DomainExceptionFilter }],
+      providers: [
+        { provide: APP_FILTER, useClass: DomainExceptionFilter },
+        {
+          provide: StartupReport,
+          inject: [JwtSecrets, SigningKeys],
+          useFactory: (secrets: JwtSecrets, keys: SigningKeys) =>
+            new StartupReport(env, {
+              origin: secrets.origin,
+              keyId: keys.current.kid,
+              previousKeys: keys.verificationKeys().length - 1,
+              previousAcceptedUntil: keys.previousAcceptedUntil,
+            }),
+        },
+      ],
     };
   }
 }

@@ -171,12 +171,6 @@ export async function configureApp(app: NestFastifyApplication, env: Env): Promi
 
   app.useGlobalPipes(new BodyValidationPipe());
   // No `enableShutdownHooks()`: main.ts runs its own bounded sequence (`handleShutdownSignals`).
-
-  if (env.JWT_SECRET_GENERATED) {
-    new NestLogger('Config').warn(
-      'JWT_SECRET is not set: using a random key for this process only (tokens die with it). Set JWT_SECRET (32+ bytes) outside development.',
-    );
-  }
 }
 
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;

@@ -1,4 +1,4 @@
-import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runUntilExit, startService } from './support/process';
@@ -16,11 +16,9 @@ describe('start-up (e2e, real process)', () => {
   });
 
   it('starts on the embedded default with no other service and serves a login', async () => {
-    const database = join(dir, 'data', 'users.db');
-    const service = await startService(
-      { DATABASE_URL: `sqlite:${database}`, COOKIE_SECURE: 'false' },
-      7601,
-    );
+    const data = join(dir, 'data');
+    const database = join(data, 'fingerprint-auth.db');
+    const service = await startService({ DATA_DIR: data, COOKIE_SECURE: 'false' }, 7601);
     try {
       expect(existsSync(database)).toBe(true);
       const ready = await fetch(`${service.url}/health/ready`);
@@ -46,7 +44,12 @@ describe('start-up (e2e, real process)', () => {
         headers: { authorization: `Bearer ${accessToken}`, cookie },
       });
       expect(me.status).toBe(200);
-      expect(service.output()).toContain('JWT_SECRET is not set');
+      // The key generated in DATA_DIR is announced with its place, never shown.
+      const key = readFileSync(join(data, 'jwt-secret'), 'utf8');
+      expect(service.output()).toContain('"event":"jwt_secret_generated"');
+      expect(service.output()).toContain(join(data, 'jwt-secret'));
+      expect(service.output()).not.toContain(key);
+      expect(service.output()).not.toContain('random key for this process only');
       expect(service.output()).not.toContain(accessToken);
     } finally {
       await service.stop();
@@ -69,6 +72,6 @@ describe('start-up (e2e, real process)', () => {
       DATABASE_URL: `sqlite:${join(dir, 'y.db')}`,
     });
     expect(code).not.toBe(0);
-    expect(output).toContain('JWT_SECRET is required');
+    expect(output).toContain('JWT_SECRET or JWT_SECRET_FILE is required');
   });
 });

@@ -19,6 +19,7 @@ import { AuthRejection } from '../../src/auth/auth-rejection';
 import { FingerprintService, safeEqual } from '../../src/auth/fingerprint.service';
 import { CompleteToken, jwtStrategyOptions, readClaims } from '../../src/auth/jwt.strategy';
 import { Public } from '../../src/auth/public.decorator';
+import { SigningKeys } from '../../src/auth/signing-keys';
 import { clientOf } from '../../src/common/client';
 import { Env } from '../../src/config';
 import { SessionRepository } from '../../src/sessions/session.repository';
@@ -45,6 +46,22 @@ export const STEPS = {
 } as const;
 
 type Claims = ReturnType<typeof readClaims>;
+
+/** The claim checks of the real strategy: the system clock and ACCESS_TOKEN_TTL. */
+class ClaimReader {
+  private readonly maxLifetime: number;
+
+  constructor(config: ConfigService<Env, true>) {
+    this.maxLifetime = config.get('ACCESS_TOKEN_TTL', { infer: true });
+  }
+
+  read(token: CompleteToken): Claims {
+    return readClaims(token, {
+      now: Math.floor(Date.now() / 1000),
+      maxLifetime: this.maxLifetime,
+    });
+  }
+}
 
 /** Step 2's check (and every later step's): the cookie's SHA-256 against `fgp`, in constant time. */
 function checkFingerprint(
@@ -73,12 +90,15 @@ async function findSession(sessions: SessionRepository, claims: Claims) {
 /** Step 1: signature, `exp`, `iss` and the claims' shape; nothing else. */
 @Injectable()
 class JwtOnlyStrategy extends PassportStrategy(Strategy, STEPS.jwt) {
-  constructor(config: ConfigService<Env, true>) {
-    super(jwtStrategyOptions(config));
+  private readonly claims: ClaimReader;
+
+  constructor(config: ConfigService<Env, true>, keys: SigningKeys) {
+    super(jwtStrategyOptions(config, keys));
+    this.claims = new ClaimReader(config);
   }
 
   async validate(_request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
-    const claims = readClaims(token);
+    const claims = this.claims.read(token);
     return { userId: claims.sub, sessionId: claims.sid };
   }
 }
@@ -86,15 +106,19 @@ class JwtOnlyStrategy extends PassportStrategy(Strategy, STEPS.jwt) {
 /** Step 2: + the fingerprint cookie's SHA-256 against `fgp`, in constant time. */
 @Injectable()
 class FingerprintStepStrategy extends PassportStrategy(Strategy, STEPS.fingerprint) {
+  private readonly claims: ClaimReader;
+
   constructor(
     config: ConfigService<Env, true>,
+    keys: SigningKeys,
     private readonly fingerprints: FingerprintService,
   ) {
-    super(jwtStrategyOptions(config));
+    super(jwtStrategyOptions(config, keys));
+    this.claims = new ClaimReader(config);
   }
 
   async validate(request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
-    const claims = readClaims(token);
+    const claims = this.claims.read(token);
     checkFingerprint(this.fingerprints, request, claims);
     return { userId: claims.sub, sessionId: claims.sid };
   }
@@ -103,16 +127,20 @@ class FingerprintStepStrategy extends PassportStrategy(Strategy, STEPS.fingerpri
 /** Step 3: + the session lookup and its checks (no activity write). */
 @Injectable()
 class SessionStepStrategy extends PassportStrategy(Strategy, STEPS.session) {
+  private readonly claims: ClaimReader;
+
   constructor(
     config: ConfigService<Env, true>,
+    keys: SigningKeys,
     private readonly fingerprints: FingerprintService,
     private readonly sessions: SessionRepository,
   ) {
-    super(jwtStrategyOptions(config));
+    super(jwtStrategyOptions(config, keys));
+    this.claims = new ClaimReader(config);
   }
 
   async validate(request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
-    const claims = readClaims(token);
+    const claims = this.claims.read(token);
     checkFingerprint(this.fingerprints, request, claims);
     const session = await findSession(this.sessions, claims);
     return { userId: session.userId, sessionId: session.id };
@@ -122,16 +150,20 @@ class SessionStepStrategy extends PassportStrategy(Strategy, STEPS.session) {
 /** Step 4: + a last-activity write on every request (what SESSION_ACTIVITY_INTERVAL=0 does). */
 @Injectable()
 class TouchStepStrategy extends PassportStrategy(Strategy, STEPS.touch) {
+  private readonly claims: ClaimReader;
+
   constructor(
     config: ConfigService<Env, true>,
+    keys: SigningKeys,
     private readonly fingerprints: FingerprintService,
     private readonly sessions: SessionRepository,
   ) {
-    super(jwtStrategyOptions(config));
+    super(jwtStrategyOptions(config, keys));
+    this.claims = new ClaimReader(config);
   }
 
   async validate(request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
-    const claims = readClaims(token);
+    const claims = this.claims.read(token);
     checkFingerprint(this.fingerprints, request, claims);
     const session = await findSession(this.sessions, claims);
     const client = clientOf(request);

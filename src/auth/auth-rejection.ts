@@ -3,6 +3,8 @@ export type RejectionReason =
   | 'missing_token'
   | 'malformed_token'
   | 'bad_signature'
+  /** Its `kid` names no key accepted now (unknown, or a previous key past its window). */
+  | 'unknown_key'
   | 'expired_token'
   | 'invalid_claims'
   | 'missing_fingerprint'

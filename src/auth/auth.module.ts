@@ -3,17 +3,19 @@ import { APP_GUARD } from '@nestjs/core';
 import { ConfigService } from '@nestjs/config';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
-import { Env } from '../config';
+import { Clock } from '../common/clock';
+import { Env, JwtSecrets } from '../config';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
-import { AccessTokenService, JWT_ALGORITHM, signingKey } from './access-token.service';
+import { AccessTokenService, JWT_ALGORITHM } from './access-token.service';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { FingerprintService } from './fingerprint.service';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtStrategy } from './jwt.strategy';
 import { RefreshCredentialService } from './refresh-credential.service';
+import { SigningKeys } from './signing-keys';
 
 @Module({
   imports: [
@@ -25,8 +27,8 @@ import { RefreshCredentialService } from './refresh-credential.service';
       inject: [ConfigService],
       useFactory: (config: ConfigService<Env, true>) => {
         const audience = config.get('JWT_AUDIENCE', { infer: true });
+        // The key is given per token (AccessTokenService): the current one of SigningKeys.
         return {
-          privateKey: signingKey(config),
           signOptions: {
             algorithm: JWT_ALGORITHM,
             expiresIn: config.get('ACCESS_TOKEN_TTL', { infer: true }),
@@ -43,9 +45,15 @@ import { RefreshCredentialService } from './refresh-credential.service';
     AccessTokenService,
     FingerprintService,
     RefreshCredentialService,
+    {
+      provide: SigningKeys,
+      inject: [JwtSecrets, ConfigService, Clock],
+      useFactory: (secrets: JwtSecrets, config: ConfigService<Env, true>, clock: Clock) =>
+        new SigningKeys(secrets, config.get('ACCESS_TOKEN_TTL', { infer: true }), clock),
+    },
     JwtStrategy,
     { provide: APP_GUARD, useClass: JwtAuthGuard },
   ],
-  exports: [FingerprintService],
+  exports: [FingerprintService, SigningKeys],
 })
 export class AuthModule {}

@@ -4,7 +4,11 @@ import { validateEnv } from '../config';
 import { FingerprintService, safeEqual, sha256 } from './fingerprint.service';
 
 const serviceWith = (raw: Record<string, string> = {}) =>
-  new FingerprintService(new ConfigService(validateEnv({ JWT_SECRET: 'x'.repeat(32), ...raw })));
+  new FingerprintService(
+    new ConfigService(
+      validateEnv({ JWT_SECRET: 'fingerprint-spec-secret-0123456789abcdef', ...raw }),
+    ),
+  );
 
 describe('FingerprintService', () => {
   const fingerprints = serviceWith();

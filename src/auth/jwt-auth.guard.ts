@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
 import { clientOf } from '../common/client';
 import { StoreUnavailableError } from '../common/errors';
 import { AuthRejection, RejectionReason } from './auth-rejection';
@@ -60,8 +61,9 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
   ): TUser {
     if (err instanceof StoreUnavailableError) throw err;
     if (user && !err) return user;
-    const reason = rejectionReason(err, info);
-    this.events.guardRejected(reason, clientOf(context.switchToHttp().getRequest()));
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const reason = rejectionReason(err, info, request.headers.authorization !== undefined);
+    this.events.guardRejected(reason, clientOf(request));
     if (!(err instanceof AuthRejection) && err) {
       this.logger.error(
         `guard failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`,
@@ -71,13 +73,16 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
   }
 }
 
-function rejectionReason(err: unknown, info: unknown): RejectionReason {
+/** `hasAuthorization`: a header that yielded no token was there but unusable, not missing. */
+function rejectionReason(err: unknown, info: unknown, hasAuthorization: boolean): RejectionReason {
   if (err instanceof AuthRejection) return err.reason;
+  // The key provider's refusals (see `verificationKeyFor`) arrive as passport's failure info.
+  if (info instanceof AuthRejection) return info.reason;
   const name = info instanceof Error ? info.name : '';
   const message = info instanceof Error ? info.message : '';
   if (name === 'TokenExpiredError') return 'expired_token';
   if (name === 'NotBeforeError') return 'invalid_claims';
-  if (message === 'No auth token') return 'missing_token';
+  if (message === 'No auth token') return hasAuthorization ? 'malformed_token' : 'missing_token';
   if (/signature/i.test(message)) return 'bad_signature';
   if (/audience|issuer|exp value|nbf value|subject|jwt id/i.test(message)) return 'invalid_claims';
   return 'malformed_token';

@@ -1,16 +1,33 @@
+import { createHmac } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { JwtService } from '@nestjs/jwt';
 import type { FastifyRequest } from 'fastify';
 import * as jwt from 'jsonwebtoken';
+// The module object passport-jwt calls, to count real verifications.
+import jsonwebtoken from 'jsonwebtoken';
 import { FakeClock } from '../common/clock';
-import { Env, validateEnv } from '../config';
+import { Env, JwtSecrets, resolveJwtSecrets, validateEnv } from '../config';
 import { InMemorySessionRepository } from '../sessions/in-memory-session.repository';
-import { AccessTokenService, signingKey } from './access-token.service';
+import { toSeconds } from '../sessions/session';
+import { AccessTokenService } from './access-token.service';
 import { AuthRejection } from './auth-rejection';
 import { FingerprintService } from './fingerprint.service';
-import { JwtStrategy } from './jwt.strategy';
+import { CLOCK_SKEW_SECONDS, JwtStrategy } from './jwt.strategy';
+import { keyId, SigningKeys } from './signing-keys';
 
-const SECRET = 'unit-test-secret-unit-test-secret-0123';
+const SECRET = 'unit-test-secret-0123456789-abcdefghij';
+const PREVIOUS = 'previous-unit-test-secret-9876543210-zyxwvu';
+const keysFor = (clock: FakeClock, previous: string[] = []) =>
+  new SigningKeys(
+    new JwtSecrets(
+      Buffer.from(SECRET),
+      previous.map((secret) => Buffer.from(secret)),
+      { source: 'JWT_SECRET' },
+    ),
+    900,
+    clock,
+  );
 
 describe('JwtStrategy.validate', () => {
   let clock: FakeClock;
@@ -45,7 +62,15 @@ describe('JwtStrategy.validate', () => {
       userAgent: 'Mozilla/5.0',
       location: null,
     });
-    const claims = { sub: userId, sid: session.id, fgp: session.fingerprintHash, exp: 2e9, iat: 1 };
+    // Token times follow the system clock (as jsonwebtoken does), sessions the injected one.
+    const iat = toSeconds(Date.now());
+    const claims = {
+      sub: userId,
+      sid: session.id,
+      fgp: session.fingerprintHash,
+      iat,
+      exp: iat + 900,
+    };
     return { cookie, session, claims };
   }
 
@@ -64,7 +89,7 @@ describe('JwtStrategy.validate', () => {
       clock,
     );
     fingerprints = new FingerprintService(config);
-    strategy = new JwtStrategy(config, fingerprints, sessions, clock);
+    strategy = new JwtStrategy(config, keysFor(clock), fingerprints, sessions, clock);
   });
 
   const rejection = async (promise: Promise<unknown>) => {
@@ -111,6 +136,10 @@ describe('JwtStrategy.validate', () => {
       { ...claims, sid: undefined },
       { ...claims, fgp: `${claims.fgp}x` },
       { ...claims, sid: 'x'.repeat(65) },
+      { ...claims, iat: undefined },
+      { ...claims, iat: String(claims.iat) },
+      { ...claims, iat: claims.iat + CLOCK_SKEW_SECONDS + 1, exp: claims.exp + 60 },
+      { ...claims, exp: claims.iat + 901 },
     ]) {
       expect(await rejection(strategy.validate(request(cookie), complete(bad)))).toBe(
         'invalid_claims',
@@ -124,12 +153,23 @@ describe('JwtStrategy.validate', () => {
     );
   });
 
-  it('rejects a token that lists a critical header it does not understand', async () => {
+  it('accepts an iat up to the clock-skew tolerance ahead and a lifetime of exactly ACCESS_TOKEN_TTL', async () => {
     const { cookie, claims } = await login();
-    const header = { alg: 'HS256', crit: ['exp-v2'], 'exp-v2': 1 };
-    expect(await rejection(strategy.validate(request(cookie), complete(claims, header)))).toBe(
-      'invalid_claims',
-    );
+    const ahead = { ...claims, iat: claims.iat + CLOCK_SKEW_SECONDS, exp: claims.exp };
+    await expect(strategy.validate(request(cookie), complete(ahead))).resolves.toBeDefined();
+    await expect(
+      strategy.validate(request(cookie), complete({ ...claims, exp: claims.iat + 900 })),
+    ).resolves.toBeDefined();
+  });
+
+  it('rejects a token with a crit header in any form, an empty list included', async () => {
+    const { cookie, claims } = await login();
+    for (const crit of [['exp-v2'], [], null, 'exp', {}]) {
+      const header = { alg: 'HS256', crit, 'exp-v2': 1 };
+      expect(await rejection(strategy.validate(request(cookie), complete(claims, header)))).toBe(
+        'invalid_claims',
+      );
+    }
   });
 
   it("rejects a session that is gone, expired, someone else's or bound to another fingerprint", async () => {
@@ -182,14 +222,15 @@ describe('JwtStrategy.validate', () => {
   it('signs tokens that the pinned key verifies with exactly the documented claims', () => {
     const tokens = new AccessTokenService(
       new JwtService({
-        privateKey: signingKey(config),
         signOptions: { algorithm: 'HS256', expiresIn: 900, issuer: 'fingerprint-auth' },
       }),
+      keysFor(clock, [PREVIOUS]),
       config,
     );
     const token = tokens.sign('user-1', 'session-id', 'hash');
     const decoded = jwt.verify(token, SECRET, { algorithms: ['HS256'], complete: true });
-    expect(decoded.header).toEqual({ alg: 'HS256', typ: 'JWT' });
+    // Signed with the current key, never a previous one, and named by its id.
+    expect(decoded.header).toEqual({ alg: 'HS256', typ: 'JWT', kid: keyId(Buffer.from(SECRET)) });
     expect(decoded.payload).toEqual({
       sub: 'user-1',
       sid: 'session-id',
@@ -200,5 +241,200 @@ describe('JwtStrategy.validate', () => {
     });
     const payload = decoded.payload as jwt.JwtPayload;
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(900);
+  });
+});
+
+/** What passport-jwt decided for one request: the principal, or why it failed. */
+type Outcome = { user: unknown } | { fail: unknown } | { error: unknown };
+
+/** Runs the strategy as Passport does (its own action functions on a child object). */
+function authenticate(strategy: JwtStrategy, req: FastifyRequest): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const run = Object.create(strategy) as JwtStrategy & {
+      success(user: unknown): void;
+      fail(info: unknown): void;
+      error(error: unknown): void;
+      authenticate(req: unknown, options: object): void;
+    };
+    run.success = (user) => resolve({ user });
+    run.fail = (info) => resolve({ fail: info });
+    run.error = (error) => resolve({ error });
+    run.authenticate(req, {});
+  });
+}
+
+const reasonOf = (outcome: Outcome): string => {
+  const why = 'fail' in outcome ? outcome.fail : 'error' in outcome ? outcome.error : null;
+  if (why instanceof AuthRejection) return why.reason;
+  return why instanceof Error ? why.message : 'accepted';
+};
+
+describe('JwtStrategy key selection and rotation (through passport-jwt)', () => {
+  const OLD = 'the-old-key-of-the-last-deployment-0123456789';
+  const UNKNOWN = 'a-key-this-deployment-never-had-0123456789xyz';
+  let clock: FakeClock;
+  let sessions: InMemorySessionRepository;
+  let fingerprints: FingerprintService;
+  let keys: SigningKeys;
+  let strategy: JwtStrategy;
+  let cookie: string;
+  let claims: Record<string, unknown>;
+
+  const sign = (secret: string, kid: string | null | unknown = keyId(Buffer.from(secret))) =>
+    jwt.sign(claims, secret, {
+      algorithm: 'HS256',
+      issuer: 'fingerprint-auth',
+      ...(kid === null ? {} : { header: { alg: 'HS256', kid } as jwt.JwtHeader }),
+    });
+  const requestWith = (token: string) =>
+    ({
+      headers: { authorization: `Bearer ${token}`, 'user-agent': 'Mozilla/5.0' },
+      cookies: { [fingerprints.cookieName]: cookie },
+      ip: '203.0.113.7',
+    }) as unknown as FastifyRequest;
+
+  beforeAll(() => Logger.overrideLogger(false));
+
+  beforeEach(async () => {
+    clock = new FakeClock(Date.now());
+    const env = validateEnv({ JWT_SECRET: SECRET, JWT_PREVIOUS_SECRETS: OLD });
+    const config = new ConfigService<Env, true>(env);
+    sessions = new InMemorySessionRepository(
+      {
+        idleTtl: 1800,
+        absoluteTtl: 28800,
+        maxPerUser: 5,
+        limitPolicy: 'evict-oldest',
+        refreshGracePeriod: 10,
+      },
+      100,
+      clock,
+    );
+    fingerprints = new FingerprintService(config);
+    keys = new SigningKeys(resolveJwtSecrets(env), 900, clock);
+    strategy = new JwtStrategy(config, keys, fingerprints, sessions, clock);
+    cookie = fingerprints.draw();
+    const { session } = await sessions.create({
+      id: `s${Math.random().toString(36).slice(2, 12).padEnd(21, 'x')}`,
+      userId: 'user-1',
+      fingerprintHash: fingerprints.hash(cookie),
+      refreshHash: 'r'.repeat(43),
+      ipAddress: '203.0.113.7',
+      userAgent: 'Mozilla/5.0',
+      location: null,
+    });
+    const iat = toSeconds(Date.now());
+    claims = { sub: 'user-1', sid: session.id, fgp: session.fingerprintHash, iat, exp: iat + 900 };
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  it('accepts tokens of the current key, with its kid or (issued before kids) none', async () => {
+    expect(reasonOf(await authenticate(strategy, requestWith(sign(SECRET))))).toBe('accepted');
+    expect(reasonOf(await authenticate(strategy, requestWith(sign(SECRET, null))))).toBe(
+      'accepted',
+    );
+  });
+
+  it('verifies a token without kid with the current key only', async () => {
+    expect(reasonOf(await authenticate(strategy, requestWith(sign(OLD, null))))).toBe(
+      'invalid signature',
+    );
+  });
+
+  it('refuses a kid that names no configured key, or is not a string', async () => {
+    for (const kid of [keyId(Buffer.from(UNKNOWN)), 'x', '', 42, null]) {
+      const token =
+        kid === null
+          ? jwt.sign(claims, SECRET, {
+              algorithm: 'HS256',
+              header: { alg: 'HS256', kid: null } as unknown as jwt.JwtHeader,
+            })
+          : sign(SECRET, kid);
+      expect({ kid, reason: reasonOf(await authenticate(strategy, requestWith(token))) }).toEqual({
+        kid,
+        reason: 'unknown_key',
+      });
+    }
+    // Signed with the unknown key under its own id: the same refusal, before any HMAC.
+    expect(reasonOf(await authenticate(strategy, requestWith(sign(UNKNOWN))))).toBe('unknown_key');
+  });
+
+  it('refuses a token whose kid names one key but which another key signed', async () => {
+    const oldKid = keyId(Buffer.from(OLD));
+    expect(reasonOf(await authenticate(strategy, requestWith(sign(SECRET, oldKid))))).toBe(
+      'invalid signature',
+    );
+  });
+
+  it('accepts a previous key for ACCESS_TOKEN_TTL after start, remembered or not, and never after', async () => {
+    const verify = jest.spyOn(jsonwebtoken, 'verify');
+    const token = sign(OLD);
+    expect(reasonOf(await authenticate(strategy, requestWith(token)))).toBe('accepted');
+    expect(verify).toHaveBeenCalledTimes(1);
+    // The second time the verified-token cache answers: no HMAC.
+    clock.advance(899_000);
+    expect(reasonOf(await authenticate(strategy, requestWith(token)))).toBe('accepted');
+    expect(verify).toHaveBeenCalledTimes(1);
+
+    // The window closes at start + ACCESS_TOKEN_TTL; the remembered token (its exp is still
+    // ahead in real time) is refused, because the key is picked before the cache is asked.
+    clock.advance(1_000);
+    expect(reasonOf(await authenticate(strategy, requestWith(token)))).toBe('unknown_key');
+    expect(reasonOf(await authenticate(strategy, requestWith(sign(OLD))))).toBe('unknown_key');
+    expect(verify).toHaveBeenCalledTimes(1);
+    // The current key is unaffected.
+    expect(reasonOf(await authenticate(strategy, requestWith(sign(SECRET))))).toBe('accepted');
+  });
+
+  it('says once that the previous keys can be removed', async () => {
+    const log = jest.spyOn(Logger.prototype, 'log');
+    const retired = () =>
+      log.mock.calls.filter(
+        ([entry]) => (entry as { event?: string })?.event === 'previous_keys_retired',
+      );
+    await authenticate(strategy, requestWith(sign(OLD)));
+    expect(retired()).toHaveLength(0);
+    clock.advance(900_000);
+    await authenticate(strategy, requestWith(sign(OLD)));
+    await authenticate(strategy, requestWith(sign(OLD)));
+    expect(keys.verificationKeys()).toHaveLength(1);
+    expect(retired()).toHaveLength(1);
+    expect(JSON.stringify(retired())).not.toContain(OLD);
+  });
+
+  it('ignores a previous key equal to the current one', () => {
+    const same = new SigningKeys(
+      new JwtSecrets(Buffer.from(SECRET), [Buffer.from(SECRET)], { source: 'JWT_SECRET' }),
+      900,
+      clock,
+    );
+    expect(same.verificationKeys()).toHaveLength(1);
+  });
+
+  it('refuses a payload segment that is a JSON string holding the claims', async () => {
+    const header = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+    const payload = Buffer.from(JSON.stringify(JSON.stringify(claims))).toString('base64url');
+    const input = `${header}.${payload}`;
+    const signature = createHmac('sha256', SECRET).update(input).digest('base64url');
+    // jsonwebtoken alone takes the claims out of the string: the check is the strategy's.
+    expect(jwt.verify(`${input}.${signature}`, SECRET, { algorithms: ['HS256'] })).toMatchObject({
+      sub: 'user-1',
+    });
+    expect(reasonOf(await authenticate(strategy, requestWith(`${input}.${signature}`)))).toBe(
+      'malformed_token',
+    );
+  });
+
+  it('takes the token only from exactly "Bearer <token>"', async () => {
+    const token = sign(SECRET);
+    for (const header of [`Bearer ${token} junk`, `Bearer  ${token}`, ` Bearer ${token}`]) {
+      const req = requestWith(token);
+      req.headers.authorization = header;
+      expect({ header, reason: reasonOf(await authenticate(strategy, req)) }).toEqual({
+        header,
+        reason: 'No auth token',
+      });
+    }
   });
 });

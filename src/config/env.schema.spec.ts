@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { InvalidConfigError, validateEnv } from './env.schema';
 
-const secret = 'x'.repeat(32);
+const secret = randomBytes(48).toString('base64url');
 
 function problemsOf(raw: Record<string, string>): string[] {
   try {
@@ -27,7 +28,12 @@ describe('validateEnv', () => {
       SESSION_LIMIT_POLICY: 'evict-oldest',
       SESSION_CAPACITY: 1_000_000,
       SESSION_STORE: 'memory',
+      DATA_DIR: './data',
       DATABASE_URL: 'sqlite:./data/fingerprint-auth.db',
+      SESSION_SNAPSHOT_PATH: './data/sessions.snapshot',
+      SESSION_SNAPSHOT_PATH_SET: false,
+      SESSION_SNAPSHOT_INTERVAL: 60,
+      JWT_PREVIOUS_SECRETS: [],
       CLEANUP_CRON: '0 * * * * *',
       COOKIE_SECURE: true,
       CORS_ORIGINS: [],
@@ -47,23 +53,86 @@ describe('validateEnv', () => {
     expect(env.JWT_AUDIENCE).toBeUndefined();
   });
 
-  it('draws a random secret in development and says so', () => {
-    const first = validateEnv({});
-    const second = validateEnv({});
-    expect(first.JWT_SECRET_GENERATED).toBe(true);
-    expect(Buffer.byteLength(first.JWT_SECRET)).toBeGreaterThanOrEqual(32);
-    expect(first.JWT_SECRET).not.toBe(second.JWT_SECRET);
-    expect(validateEnv({ JWT_SECRET: secret }).JWT_SECRET_GENERATED).toBe(false);
+  it('reads no file: an unset key is left to resolveJwtSecrets', () => {
+    const env = validateEnv({});
+    expect(env.JWT_SECRET).toBeUndefined();
+    expect(env.JWT_SECRET_FILE).toBeUndefined();
+    expect(validateEnv({ JWT_SECRET_FILE: '/run/secrets/none' }).JWT_SECRET_FILE).toBe(
+      '/run/secrets/none',
+    );
   });
 
-  it('refuses production without a secret of 32 bytes or more', () => {
+  it('refuses production without JWT_SECRET or JWT_SECRET_FILE, or with a short key', () => {
     expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
-      expect.stringContaining('JWT_SECRET is required'),
+      expect.stringContaining('JWT_SECRET or JWT_SECRET_FILE is required'),
     ]);
     expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toEqual([
       expect.stringContaining('JWT_SECRET must be at least 32 bytes'),
     ]);
     expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: secret })).toEqual([]);
+    expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET_FILE: '/run/secrets/jwt' })).toEqual([]);
+  });
+
+  it('refuses a key with fewer than 16 distinct byte values, naming the variable', () => {
+    for (const weak of ['a'.repeat(32), 'abcdefghijklmno'.repeat(4), '0123456789'.repeat(10)]) {
+      const problems = problemsOf({ JWT_SECRET: weak });
+      expect(problems).toEqual([expect.stringMatching(/^JWT_SECRET .*16 distinct byte values/)]);
+      expect(problems.join()).not.toContain(weak);
+    }
+    expect(problemsOf({ JWT_SECRET: randomBytes(48).toString('base64url') })).toEqual([]);
+    // Hex has only 16 digits: a hex key that lacks one is refused, and the message says why.
+    expect(problemsOf({ JWT_SECRET: '0123456789abcde'.repeat(3) }).join()).toContain(
+      'a hex key has 16 digit values at most',
+    );
+    expect(problemsOf({ JWT_SECRET: '0123456789abcdef'.repeat(4) })).toEqual([]);
+    expect(problemsOf({ JWT_SECRET: 'abcdefghijklmnop'.repeat(2) })).toEqual([]);
+  });
+
+  it('checks every previous key like JWT_SECRET and reads them as a list', () => {
+    const other = randomBytes(48).toString('base64url');
+    expect(
+      validateEnv({ JWT_PREVIOUS_SECRETS: `${secret}, ${other}` }).JWT_PREVIOUS_SECRETS,
+    ).toEqual([secret, other]);
+    const problems = problemsOf({ JWT_PREVIOUS_SECRETS: `${secret},${'b'.repeat(40)},short` });
+    expect(problems).toEqual([
+      expect.stringMatching(/^JWT_PREVIOUS_SECRETS \(entry 2\) .*distinct/),
+      expect.stringMatching(/^JWT_PREVIOUS_SECRETS \(entry 3\) must be at least 32 bytes/),
+    ]);
+    expect(problems.join()).not.toContain('b'.repeat(40));
+  });
+
+  it('refuses JWT_SECRET and JWT_SECRET_FILE together (ambiguous)', () => {
+    expect(problemsOf({ JWT_SECRET: secret, JWT_SECRET_FILE: '/run/secrets/jwt' })).toEqual([
+      expect.stringMatching(/JWT_SECRET and JWT_SECRET_FILE are both set/),
+    ]);
+  });
+
+  it('keeps the embedded defaults in DATA_DIR', () => {
+    expect(validateEnv({ DATA_DIR: '/var/lib/fpa/' })).toMatchObject({
+      DATA_DIR: '/var/lib/fpa/',
+      DATABASE_URL: 'sqlite:/var/lib/fpa/fingerprint-auth.db',
+      SESSION_SNAPSHOT_PATH: '/var/lib/fpa/sessions.snapshot',
+    });
+    expect(
+      validateEnv({
+        DATA_DIR: '/var/lib/fpa',
+        DATABASE_URL: 'postgres://db/fpa',
+        SESSION_SNAPSHOT_PATH: '/tmp/s.snapshot',
+      }),
+    ).toMatchObject({
+      DATABASE_URL: 'postgres://db/fpa',
+      SESSION_SNAPSHOT_PATH: '/tmp/s.snapshot',
+      SESSION_SNAPSHOT_PATH_SET: true,
+    });
+  });
+
+  it('turns snapshots off with SESSION_SNAPSHOT_PATH=off', () => {
+    for (const off of ['off', 'OFF']) {
+      expect(validateEnv({ SESSION_SNAPSHOT_PATH: off })).toMatchObject({
+        SESSION_SNAPSHOT_PATH: undefined,
+        SESSION_SNAPSHOT_PATH_SET: true,
+      });
+    }
   });
 
   it('refuses insecure cookies in production', () => {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { applyDecorators } from '@nestjs/common';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
@@ -74,9 +73,26 @@ export class EnvironmentVariables {
   @MinLength(1)
   HOST = '0.0.0.0';
 
+  /** Where the embedded defaults keep their files: the SQLite users, the generated JWT key, the snapshot. */
+  @trimmed()
+  @IsString()
+  @MinLength(1)
+  DATA_DIR = './data';
+
   @IsOptional()
   @IsString()
   JWT_SECRET?: string;
+
+  /** A file holding the key (a mounted Kubernetes or Docker secret); read when the app is built. */
+  @IsOptional()
+  @trimmed()
+  @IsString()
+  JWT_SECRET_FILE?: string;
+
+  /** Keys of earlier deployments: accepted for verification, for ACCESS_TOKEN_TTL after start. */
+  @list()
+  @IsString({ each: true })
+  JWT_PREVIOUS_SECRETS: string[] = [];
 
   @trimmed()
   @IsString()
@@ -149,13 +165,15 @@ export class EnvironmentVariables {
   @MaxLength(64)
   REDIS_KEY_PREFIX = 'fpa:';
 
+  /** Unset: `sqlite:<DATA_DIR>/fingerprint-auth.db` (see `validateEnv`). */
+  @IsOptional()
   @trimmed()
   @IsString()
   @Matches(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, {
     message:
       'DATABASE_URL must be sqlite:<path> (or sqlite::memory:) or postgres://user@host:port/db',
   })
-  DATABASE_URL = 'sqlite:./data/fingerprint-auth.db';
+  DATABASE_URL?: string;
 
   @trimmed()
   @IsString()
@@ -171,16 +189,17 @@ export class EnvironmentVariables {
   @Max(1_000_000)
   CLEANUP_BATCH_SIZE = 2000;
 
+  /** Unset: `<DATA_DIR>/sessions.snapshot`; `off`: no snapshot (see `validateEnv`). */
   @IsOptional()
   @trimmed()
   @IsString()
   SESSION_SNAPSHOT_PATH?: string;
 
-  /** Also write the snapshot this often (seconds; 0 = only on shutdown). */
+  /** Also write the snapshot this often (seconds; 0 = only on shutdown): a crash loses at most this. */
   @duration()
   @IsInt()
   @Min(0)
-  SESSION_SNAPSHOT_INTERVAL = 0;
+  SESSION_SNAPSHOT_INTERVAL = 60;
 
   @boolean()
   @IsBoolean()
@@ -341,12 +360,18 @@ export class EnvironmentVariables {
   HEALTH_HEAP_LIMIT_MB = 4096;
 }
 
-export type Env = Omit<EnvironmentVariables, 'JWT_SECRET' | 'API_DOCS'> & {
-  JWT_SECRET: string;
+/** The configuration the app runs on: every variable validated, defaults derived from DATA_DIR. */
+export type Env = Omit<
+  EnvironmentVariables,
+  'DATABASE_URL' | 'SESSION_SNAPSHOT_PATH' | 'API_DOCS'
+> & {
+  DATABASE_URL: string;
+  /** The in-memory store's snapshot file; undefined with SESSION_SNAPSHOT_PATH=off. */
+  SESSION_SNAPSHOT_PATH: string | undefined;
+  /** Whether SESSION_SNAPSHOT_PATH was given rather than derived from DATA_DIR. */
+  SESSION_SNAPSHOT_PATH_SET: boolean;
   /** API_DOCS with its default for NODE_ENV applied. */
   API_DOCS: boolean;
-  /** True when no JWT_SECRET was given and a random one was drawn for this process. */
-  JWT_SECRET_GENERATED: boolean;
 };
 
 export class InvalidConfigError extends Error {
@@ -356,15 +381,43 @@ export class InvalidConfigError extends Error {
   }
 }
 
-/** Validates the raw environment; throws `InvalidConfigError` naming every bad variable. */
+/** HS256 keys shorter than this are refused (RFC 7518 asks for at least the hash size). */
+export const MIN_SECRET_BYTES = 32;
+/** Keys with fewer distinct byte values are placeholders or patterns (`aaaa…`, `abcabc…`), not random. */
+export const MIN_SECRET_DISTINCT_BYTES = 16;
+
+/** Why `secret` is too weak to sign tokens, or undefined when it will do. Never quotes the key. */
+export function weakSecretProblem(secret: Buffer): string | undefined {
+  if (secret.length < MIN_SECRET_BYTES) return `must be at least ${MIN_SECRET_BYTES} bytes`;
+  if (new Set(secret).size < MIN_SECRET_DISTINCT_BYTES) {
+    // Hex has 16 digits in all, so a hex key that lacks one lands here however random it is.
+    const why = /^[0-9a-fA-F]+$/.test(secret.toString('latin1'))
+      ? 'a hex key has 16 digit values at most'
+      : 'it looks like a placeholder or a pattern';
+    return `must have at least ${MIN_SECRET_DISTINCT_BYTES} distinct byte values (${why}; use e.g. \`openssl rand -base64 48\`)`;
+  }
+  return undefined;
+}
+
+/** Joins DATA_DIR and a file name the way an operator writes it (`./data/x`, not `data/x`). */
+export function inDataDir(dataDir: string, name: string): string {
+  return `${dataDir.replace(/\/+$/, '')}/${name}`;
+}
+
+/**
+ * Validates the raw environment; throws `InvalidConfigError` naming every bad variable. Pure: it
+ * reads no file (JWT_SECRET_FILE and the generated key are read by `resolveJwtSecrets`).
+ */
 export function validateEnv(raw: Record<string, unknown>): Env {
   const known = Object.keys(new EnvironmentVariables());
   const picked: Record<string, unknown> = {};
   for (const key of [
     ...known,
     'JWT_SECRET',
+    'JWT_SECRET_FILE',
     'JWT_AUDIENCE',
     'REDIS_URL',
+    'DATABASE_URL',
     'SESSION_SNAPSHOT_PATH',
     'GEOIP_DB_PATH',
     'METRICS_PORT',
@@ -380,12 +433,29 @@ export function validateEnv(raw: Record<string, unknown>): Env {
     ),
   );
 
-  let secret = env.JWT_SECRET;
-  if (secret !== undefined && Buffer.byteLength(secret) < 32) {
-    problems.push('JWT_SECRET must be at least 32 bytes');
+  if (env.JWT_SECRET !== undefined) {
+    const weak = weakSecretProblem(Buffer.from(env.JWT_SECRET, 'utf8'));
+    if (weak) problems.push(`JWT_SECRET ${weak}`);
   }
-  if (secret === undefined && env.NODE_ENV === 'production') {
-    problems.push('JWT_SECRET is required when NODE_ENV=production (32 bytes or more)');
+  if (env.JWT_SECRET !== undefined && env.JWT_SECRET_FILE !== undefined) {
+    problems.push(
+      'JWT_SECRET and JWT_SECRET_FILE are both set: set only one (which key is meant?)',
+    );
+  }
+  if (Array.isArray(env.JWT_PREVIOUS_SECRETS)) {
+    env.JWT_PREVIOUS_SECRETS.forEach((secret, index) => {
+      const weak = weakSecretProblem(Buffer.from(String(secret), 'utf8'));
+      if (weak) problems.push(`JWT_PREVIOUS_SECRETS (entry ${index + 1}) ${weak}`);
+    });
+  }
+  if (
+    env.JWT_SECRET === undefined &&
+    env.JWT_SECRET_FILE === undefined &&
+    env.NODE_ENV === 'production'
+  ) {
+    problems.push(
+      `JWT_SECRET or JWT_SECRET_FILE is required when NODE_ENV=production (${MIN_SECRET_BYTES} bytes or more)`,
+    );
   }
   if (env.NODE_ENV === 'production' && env.COOKIE_SECURE === false) {
     problems.push('COOKIE_SECURE=false is not allowed when NODE_ENV=production');
@@ -414,12 +484,17 @@ export function validateEnv(raw: Record<string, unknown>): Env {
   }
   if (problems.length > 0) throw new InvalidConfigError(problems);
 
-  const generated = secret === undefined;
-  if (generated) secret = randomBytes(48).toString('base64url');
+  const snapshotPath = env.SESSION_SNAPSHOT_PATH;
   return {
     ...env,
-    JWT_SECRET: secret as string,
-    JWT_SECRET_GENERATED: generated,
     API_DOCS: env.API_DOCS ?? env.NODE_ENV !== 'production',
+    DATABASE_URL: env.DATABASE_URL ?? `sqlite:${inDataDir(env.DATA_DIR, 'fingerprint-auth.db')}`,
+    SESSION_SNAPSHOT_PATH:
+      snapshotPath === undefined
+        ? inDataDir(env.DATA_DIR, 'sessions.snapshot')
+        : /^off$/i.test(snapshotPath)
+          ? undefined
+          : snapshotPath,
+    SESSION_SNAPSHOT_PATH_SET: snapshotPath !== undefined,
   };
 }

@@ -15,6 +15,7 @@ import { FakeClock } from '../common/clock';
 import { Env, validateEnv } from '../config';
 import { InMemorySessionRepository } from './in-memory-session.repository';
 import { NewSession, Session, SessionPolicy } from './session';
+import { SessionRepository } from './session.repository';
 import {
   readSnapshot,
   SessionSnapshotService,
@@ -305,5 +306,65 @@ describe('SessionSnapshotService', () => {
     expect(snapshots.save()).toBe(first);
     await first;
     expect(await readAll(path)).toHaveLength(1);
+  });
+
+  it('keeps the snapshot in DATA_DIR by default, creating the folder 0700', async () => {
+    const dataDir = join(dir, 'data');
+    const defaults = new ConfigService<Env, true>(
+      validateEnv({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', DATA_DIR: dataDir }),
+    );
+    const store = new InMemorySessionRepository(policy, 100, clock);
+    await store.create(newSession());
+    const snapshots = new SessionSnapshotService(store, clock, defaults);
+    await snapshots.onModuleInit();
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    await snapshots.onApplicationShutdown();
+    const file = join(dataDir, 'sessions.snapshot');
+    expect(await readAll(file)).toHaveLength(1);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('does nothing for a shared store, and warns only when SESSION_SNAPSHOT_PATH was set', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      // Any store but the in-memory one keeps its own data (Redis); this one is never called.
+      const shared = {} as SessionRepository;
+      const dataDir = join(dir, 'data');
+      const defaults = new ConfigService<Env, true>(
+        validateEnv({
+          NODE_ENV: 'test',
+          SESSION_STORE: 'redis',
+          REDIS_URL: 'redis://127.0.0.1:1',
+          DATA_DIR: dataDir,
+        }),
+      );
+      const byDefault = new SessionSnapshotService(shared, clock, defaults);
+      await byDefault.onModuleInit();
+      await byDefault.onApplicationShutdown();
+      expect(warn).not.toHaveBeenCalled();
+      expect(existsSync(dataDir)).toBe(false);
+
+      const explicit = new SessionSnapshotService(shared, clock, config());
+      await explicit.onModuleInit();
+      await explicit.onApplicationShutdown();
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0][0])).toContain('SESSION_SNAPSHOT_PATH is ignored');
+      expect(existsSync(path)).toBe(false);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('writes nothing with SESSION_SNAPSHOT_PATH=off', async () => {
+    const dataDir = join(dir, 'data');
+    const off = new ConfigService<Env, true>(
+      validateEnv({ NODE_ENV: 'test', SESSION_SNAPSHOT_PATH: 'off', DATA_DIR: dataDir }),
+    );
+    const store = new InMemorySessionRepository(policy, 100, clock);
+    await store.create(newSession());
+    const snapshots = new SessionSnapshotService(store, clock, off);
+    await snapshots.onModuleInit();
+    await snapshots.onApplicationShutdown();
+    expect(existsSync(dataDir)).toBe(false);
   });
 });

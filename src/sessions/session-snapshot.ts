@@ -7,7 +7,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Clock } from '../common/clock';
-import { Env } from '../config';
+import { ensurePrivateDirectory, Env } from '../config';
 import { InMemorySessionRepository } from './in-memory-session.repository';
 import { GeoLocation, isLive, Session, toSeconds } from './session';
 import { SessionStoreFullError } from './session.errors';
@@ -316,16 +316,18 @@ function toLocation(
 const RESTORE_BATCH = 10_000;
 
 /**
- * Keeps in-memory sessions across restarts (SESSION_SNAPSHOT_PATH): restores the unexpired ones at
- * start, writes the live ones at shutdown (after the HTTP server has stopped taking requests) and,
- * with SESSION_SNAPSHOT_INTERVAL > 0, periodically, so a crash loses at most one interval. A
- * missing file is a first start; a foreign or corrupt one is moved aside and the service starts
- * empty. Does nothing for shared stores (Redis keeps its own data).
+ * Keeps in-memory sessions across restarts (SESSION_SNAPSHOT_PATH, by default in DATA_DIR):
+ * restores the unexpired ones at start, writes the live ones at shutdown (after the HTTP server
+ * has stopped taking requests) and, with SESSION_SNAPSHOT_INTERVAL > 0 (the default: 60 s),
+ * periodically, so a crash loses at most one interval. A missing file is a first start; a foreign
+ * or corrupt one is moved aside and the service starts empty. Does nothing for shared stores
+ * (Redis keeps its own data).
  */
 @Injectable()
 export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('SessionSnapshot');
   private readonly path: string | undefined;
+  private readonly pathSet: boolean;
   private readonly intervalSeconds: number;
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> | null = null;
@@ -336,6 +338,7 @@ export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdo
     config: ConfigService<Env, true>,
   ) {
     this.path = config.get('SESSION_SNAPSHOT_PATH', { infer: true });
+    this.pathSet = config.get('SESSION_SNAPSHOT_PATH_SET', { infer: true });
     this.intervalSeconds = config.get('SESSION_SNAPSHOT_INTERVAL', { infer: true });
   }
 
@@ -346,10 +349,24 @@ export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdo
   async onModuleInit(): Promise<void> {
     if (!this.path) return;
     if (!this.store) {
-      this.logger.warn(
-        'SESSION_SNAPSHOT_PATH is ignored: snapshots are for the in-memory session store only',
-      );
+      // The default path applies to the in-memory store only; a path someone set is a mistake.
+      if (this.pathSet) {
+        this.logger.warn(
+          'SESSION_SNAPSHOT_PATH is ignored: snapshots are for the in-memory session store only',
+        );
+      }
       return;
+    }
+    try {
+      // Its folder (DATA_DIR by default) may not exist yet, e.g. with users in PostgreSQL.
+      ensurePrivateDirectory(dirname(this.path));
+    } catch (error) {
+      // Never stops start-up: the writes below fail and say so (snapshot_failed).
+      this.logger.warn({
+        event: 'snapshot_failed',
+        reason: 'directory',
+        error: `cannot create the folder of ${this.path}: ${(error as Error).message}`,
+      });
     }
     await this.restore();
     if (this.intervalSeconds > 0) {

@@ -1,5 +1,6 @@
 import { createHmac, createSign, generateKeyPairSync, KeyObject, sign } from 'node:crypto';
 import * as jwt from 'jsonwebtoken';
+import { Metrics } from '../../src/observability/metrics';
 import { startApp, TEST_SECRET, TestApp } from '../support/app';
 import { signedInClient } from '../support/client';
 
@@ -202,6 +203,86 @@ describe('token forgery (e2e)', () => {
     await expectRejected('unknown crit', `Bearer ${hmacToken(header, claims, TEST_SECRET)}`);
     const notAList = { alg: 'HS256', typ: 'JWT', crit: 'exp' };
     await expectRejected('crit not a list', `Bearer ${hmacToken(notAList, claims, TEST_SECRET)}`);
+  });
+
+  it('refuses anything but the scheme, one space and the token in the Authorization header', async () => {
+    const cases: Array<[string, string]> = [
+      ['trailing junk', `Bearer ${token} junk`],
+      ['a second token', `Bearer ${token} ${token}`],
+      ['two spaces', `Bearer  ${token}`],
+      ['a tab', `Bearer\t${token}`],
+      ['leading text', `x Bearer ${token}`],
+      ['leading space', ` Bearer ${token}`],
+      ['trailing space', `Bearer ${token} `],
+      ['trailing comma', `Bearer ${token},`],
+    ];
+    for (const [name, value] of cases) await expectRejected(name, value);
+    // Counted as a token that cannot be used, not as a missing one.
+    const metrics = target.app.get(Metrics).registry;
+    const malformed = async () =>
+      (await metrics.getSingleMetric('fpa_guard_rejections_total')?.get())?.values.find(
+        (value) => value.labels.reason === 'malformed_token',
+      )?.value ?? 0;
+    const before = await malformed();
+    await expectRejected('trailing junk, counted', `Bearer ${token} junk`);
+    expect((await malformed()) - before).toBe(1);
+  });
+
+  it('refuses a payload that is a JSON string holding the claims (decoded twice by jsonwebtoken)', async () => {
+    const header = { alg: 'HS256', typ: 'JWT' };
+    // The payload segment is the JSON text of a string whose content is the claims' JSON.
+    await expectRejected(
+      'claims as a JSON string',
+      `Bearer ${hmacToken(header, JSON.stringify(JSON.stringify(claims)), TEST_SECRET)}`,
+    );
+  });
+
+  it('refuses any crit header, an empty list included', async () => {
+    for (const crit of [[], ['b64'], null, '', {}]) {
+      const header = { alg: 'HS256', typ: 'JWT', crit };
+      await expectRejected(
+        `crit ${JSON.stringify(crit)}`,
+        `Bearer ${hmacToken(header, claims, TEST_SECRET)}`,
+      );
+    }
+  });
+
+  it('refuses iat in the future (beyond the clock-skew tolerance) or missing', async () => {
+    const header = { alg: 'HS256', typ: 'JWT' };
+    const now = Math.floor(Date.now() / 1000);
+    const { iat: _iat, ...withoutIat } = claims;
+    const cases: Array<[string, unknown]> = [
+      ['iat an hour ahead', { ...claims, iat: now + 3600, exp: now + 3600 + 60 }],
+      ['iat a minute ahead', { ...claims, iat: now + 60, exp: now + 120 }],
+      ['iat missing', withoutIat],
+      ['iat as a string', { ...claims, iat: String(claims.iat) }],
+    ];
+    for (const [name, payload] of cases) {
+      await expectRejected(name, `Bearer ${hmacToken(header, payload, TEST_SECRET)}`);
+    }
+    // Within the tolerance: accepted.
+    const slightlyAhead = hmacToken(
+      header,
+      { ...claims, iat: now + 2, exp: now + 62 },
+      TEST_SECRET,
+    );
+    expect((await me(`Bearer ${slightlyAhead}`)).statusCode).toBe(200);
+  });
+
+  it('refuses a token that lives longer than ACCESS_TOKEN_TTL', async () => {
+    const header = { alg: 'HS256', typ: 'JWT' };
+    const iat = Math.floor(Date.now() / 1000);
+    const ttl = target.env.ACCESS_TOKEN_TTL;
+    await expectRejected(
+      'one second too long',
+      `Bearer ${hmacToken(header, { ...claims, iat, exp: iat + ttl + 1 }, TEST_SECRET)}`,
+    );
+    await expectRejected(
+      'a year',
+      `Bearer ${hmacToken(header, { ...claims, iat, exp: iat + 365 * 86_400 }, TEST_SECRET)}`,
+    );
+    const exact = hmacToken(header, { ...claims, iat, exp: iat + ttl }, TEST_SECRET);
+    expect((await me(`Bearer ${exact}`)).statusCode).toBe(200);
   });
 
   it('refuses tokens of the wrong shape', async () => {

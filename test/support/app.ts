@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createApp } from '../../src/bootstrap';
@@ -22,12 +24,23 @@ export const RELAXED_RATE_LIMITS: Record<string, string> = Object.fromEntries(
   ].map((name) => [`RATE_LIMIT_${name}`, '1000000']),
 );
 
-/** The environment e2e tests start from: production defaults, an in-memory SQLite database. */
+/**
+ * A DATA_DIR outside the repository for in-process apps. Nothing is written there unless a suite
+ * asks for it (e.g. leaves JWT_SECRET out); a suite that keeps files uses a temp dir of its own.
+ */
+export const TEST_DATA_DIR = join(tmpdir(), `fpa-e2e-data-${process.pid}`);
+
+/**
+ * The environment e2e tests start from: production defaults, an in-memory SQLite database, no
+ * session snapshot, and nothing on disk in the repository.
+ */
 export function testEnv(overrides: Record<string, string> = {}): Env {
   return validateEnv({
     NODE_ENV: 'test',
     JWT_SECRET: TEST_SECRET,
+    DATA_DIR: TEST_DATA_DIR,
     DATABASE_URL: 'sqlite::memory:',
+    SESSION_SNAPSHOT_PATH: 'off',
     GEOIP: 'off',
     LOG_LEVEL: 'silent',
     // Tests drive cleanup themselves; the cron job would fire on 1 January only.

@@ -1,7 +1,23 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const MAIN = join(__dirname, '..', '..', 'dist', 'main.js');
+
+/**
+ * A temp DATA_DIR for a process started without one, so no test writes into the repository's
+ * ./data (the default); `remove` deletes it once the process has exited. A suite that restarts the
+ * service on the same data passes its own DATA_DIR (and removes it itself).
+ */
+function dataDirFor(env: Record<string, string>): { env: Record<string, string>; remove(): void } {
+  if (env.DATA_DIR !== undefined) return { env, remove: () => undefined };
+  const dir = mkdtempSync(join(tmpdir(), 'fpa-process-data-'));
+  return {
+    env: { ...env, DATA_DIR: dir },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
 
 export interface ServiceProcess {
   readonly child: ChildProcess;
@@ -11,16 +27,20 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs the built service (`node dist/main.js`) with the given environment until it answers /health/live. */
+/**
+ * Runs the built service (`node dist/main.js`) with the given environment until it answers
+ * /health/live. Without DATA_DIR in `env` it gets a temp one, removed when the process ends.
+ */
 export async function startService(
   env: Record<string, string>,
   port: number,
 ): Promise<ServiceProcess> {
+  const data = dataDirFor(env);
   const child = spawn(process.execPath, [MAIN], {
     env: {
       PATH: process.env.PATH ?? '',
       LOG_LEVEL: 'warn',
-      ...env,
+      ...data.env,
       PORT: String(port),
       HOST: '127.0.0.1',
     },
@@ -30,7 +50,10 @@ export async function startService(
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
+    child.once('exit', (code) => {
+      data.remove();
+      resolve(code);
+    }),
   );
   const url = `http://127.0.0.1:${port}`;
 
@@ -61,14 +84,18 @@ export async function startService(
   };
 }
 
-/** Runs the built service expecting it to refuse to start; resolves with its exit code and output. */
+/**
+ * Runs the built service expecting it to refuse to start; resolves with its exit code and output.
+ * Without DATA_DIR in `env` it gets a temp one, removed when the process ends.
+ */
 export function runUntilExit(
   env: Record<string, string>,
   timeoutMs = 30_000,
 ): Promise<{ code: number | null; output: string }> {
+  const data = dataDirFor(env);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH ?? '', ...env },
+      env: { PATH: process.env.PATH ?? '', ...data.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -80,6 +107,7 @@ export function runUntilExit(
     }, timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
+      data.remove();
       resolve({ code, output });
     });
   });

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import {
@@ -11,6 +10,7 @@ import {
   SqliteDialect,
 } from 'kysely';
 import { DatabaseError, Pool } from 'pg';
+import { createPrivateFile, ensurePrivateDirectory } from '../../config';
 
 /** Written as ISO 8601 text on both databases; read back as text (SQLite) or a Date (timestamptz). */
 type Timestamp = ColumnType<string | Date, string, string>;
@@ -72,9 +72,16 @@ export function openDatabase(
   throw new Error('DATABASE_URL must be sqlite:<path> or postgres://…');
 }
 
-/** Opens an SQLite file (creating its folder) or `:memory:`, configured for a web server. */
+/**
+ * Opens an SQLite file or `:memory:`, configured for a web server. A new file is created first,
+ * mode 0600 in a folder created 0700, so SQLite (which gives its -wal and -shm files the
+ * database's mode) never creates it readable by others; an existing file keeps its mode.
+ */
 export function openSqliteConnection(path: string): BetterSqlite3.Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    ensurePrivateDirectory(dirname(path));
+    createPrivateFile(path);
+  }
   const sqlite = new BetterSqlite3(path);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('busy_timeout = 2000');
