@@ -385,16 +385,33 @@ export class InvalidConfigError extends Error {
 export const MIN_SECRET_BYTES = 32;
 /** Keys with fewer distinct byte values are placeholders or patterns (`aaaa…`, `abcabc…`), not random. */
 export const MIN_SECRET_DISTINCT_BYTES = 16;
+/**
+ * A key written in hex digits only has 16 possible values per character, so it is judged by
+ * those: 64 digits (256 bits, what RFC 7518 asks of an HS256 key) of which at least 12 distinct.
+ * `openssl rand -hex 32` misses that about twice in ten million draws; 16 distinct digits would
+ * refuse a quarter of them.
+ */
+export const MIN_HEX_SECRET_DIGITS = 64;
+export const MIN_HEX_SECRET_DISTINCT_DIGITS = 12;
+
+const HEX_ONLY = /^[0-9a-fA-F]+$/;
 
 /** Why `secret` is too weak to sign tokens, or undefined when it will do. Never quotes the key. */
 export function weakSecretProblem(secret: Buffer): string | undefined {
   if (secret.length < MIN_SECRET_BYTES) return `must be at least ${MIN_SECRET_BYTES} bytes`;
-  if (new Set(secret).size < MIN_SECRET_DISTINCT_BYTES) {
-    // Hex has 16 digits in all, so a hex key that lacks one lands here however random it is.
-    const why = /^[0-9a-fA-F]+$/.test(secret.toString('latin1'))
-      ? 'a hex key has 16 digit values at most'
-      : 'it looks like a placeholder or a pattern';
-    return `must have at least ${MIN_SECRET_DISTINCT_BYTES} distinct byte values (${why}; use e.g. \`openssl rand -base64 48\`)`;
+  const distinct = new Set(secret).size;
+  if (HEX_ONLY.test(secret.toString('latin1'))) {
+    const digits = new Set(secret.toString('latin1').toLowerCase()).size;
+    if (secret.length < MIN_HEX_SECRET_DIGITS) {
+      return `must be at least ${MIN_HEX_SECRET_DIGITS} hex digits (256 bits) when written in hex (use e.g. \`openssl rand -hex 32\`)`;
+    }
+    if (digits < MIN_HEX_SECRET_DISTINCT_DIGITS) {
+      return `must use at least ${MIN_HEX_SECRET_DISTINCT_DIGITS} distinct hex digits (it looks like a placeholder or a pattern; use e.g. \`openssl rand -hex 32\`)`;
+    }
+    return undefined;
+  }
+  if (distinct < MIN_SECRET_DISTINCT_BYTES) {
+    return `must have at least ${MIN_SECRET_DISTINCT_BYTES} distinct byte values (it looks like a placeholder or a pattern; use e.g. \`openssl rand -base64 48\`)`;
   }
   return undefined;
 }
