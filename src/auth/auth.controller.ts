@@ -20,8 +20,8 @@ import {
   TokenResponseDto,
   UserResponseDto,
 } from './dto/auth-responses.dto';
+import { AuthCookiesService } from './auth-cookies.service';
 import { ChangePasswordDto, LoginDto, RegisterDto } from './dto/credentials.dto';
-import { FingerprintService } from './fingerprint.service';
 import { Public } from './public.decorator';
 import { RefreshCredentialService } from './refresh-credential.service';
 
@@ -35,7 +35,7 @@ const UNAVAILABLE =
 export class AuthController {
   constructor(
     private readonly auth: AuthService,
-    private readonly fingerprints: FingerprintService,
+    private readonly cookies: AuthCookiesService,
     private readonly refreshCredentials: RefreshCredentialService,
     private readonly rateLimiter: RateLimiter,
   ) {}
@@ -46,7 +46,10 @@ export class AuthController {
   @ApiOperation({ summary: 'Create an account' })
   @ApiCreatedResponse({ type: UserResponseDto, description: 'Account created' })
   @ApiJsonBody()
-  @ApiError(HttpStatus.CONFLICT, 'Email already registered (code EMAIL_TAKEN)')
+  @ApiError(
+    HttpStatus.CONFLICT,
+    'Email, or one that looks like it, already registered (code EMAIL_TAKEN)',
+  )
   @ApiError(HttpStatus.TOO_MANY_REQUESTS, 'Too many attempts; see Retry-After')
   @ApiError(HttpStatus.SERVICE_UNAVAILABLE, 'User database unavailable (STORE_UNAVAILABLE)')
   register(@Body() body: RegisterDto) {
@@ -91,7 +94,11 @@ export class AuthController {
   @ApiOkResponse({ type: TokenResponseDto, description: TOKEN_COOKIES })
   @ApiError(
     HttpStatus.UNAUTHORIZED,
-    'Refresh credential missing, invalid, reused or its session ended',
+    'Refresh credential missing, invalid, reused, its session ended or its user is gone',
+  )
+  @ApiError(
+    HttpStatus.TOO_MANY_REQUESTS,
+    'Too many refreshes from this address, or of this session with its valid credential; see Retry-After',
   )
   @ApiError(HttpStatus.SERVICE_UNAVAILABLE, UNAVAILABLE)
   async refresh(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
@@ -110,7 +117,7 @@ export class AuthController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     await this.auth.logout(user.id, user.sessionId);
-    this.clearCookies(reply);
+    this.cookies.clear(reply);
   }
 
   @Get('me')
@@ -131,6 +138,11 @@ export class AuthController {
     description: 'Password changed; every other session ended',
   })
   @ApiJsonBody()
+  @ApiError(
+    HttpStatus.FORBIDDEN,
+    'Current password incorrect (code CURRENT_PASSWORD_INCORRECT); still signed in, nothing changed',
+  )
+  @ApiError(HttpStatus.TOO_MANY_REQUESTS, 'Too many attempts; see Retry-After')
   async changePassword(@CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto) {
     const revoked = await this.auth.changePassword(
       user.id,
@@ -143,20 +155,7 @@ export class AuthController {
   }
 
   private respondWithTokens(reply: FastifyReply, issued: IssuedTokens) {
-    if (issued.fingerprint !== null) {
-      void reply.setCookie(
-        this.fingerprints.cookieName,
-        issued.fingerprint,
-        this.fingerprints.cookieOptions(),
-      );
-    }
-    if (issued.refresh !== null) {
-      void reply.setCookie(
-        this.refreshCredentials.cookieName,
-        issued.refresh.value,
-        this.refreshCredentials.cookieOptions(),
-      );
-    }
+    this.cookies.set(reply, issued.fingerprint, issued.refresh);
     void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     return {
       accessToken: issued.accessToken,
@@ -165,13 +164,5 @@ export class AuthController {
       sessionId: issued.session.id,
       sessionExpiresAt: sessionExpiresAtIso(issued.session),
     };
-  }
-
-  private clearCookies(reply: FastifyReply): void {
-    void reply.clearCookie(this.fingerprints.cookieName, this.fingerprints.clearCookieOptions());
-    void reply.clearCookie(
-      this.refreshCredentials.cookieName,
-      this.refreshCredentials.clearCookieOptions(),
-    );
   }
 }

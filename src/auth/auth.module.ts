@@ -8,17 +8,18 @@ import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
 import { AccessTokenService, JWT_ALGORITHM, signingKey } from './access-token.service';
+import { AccountController } from './account.controller';
+import { AuthCookiesModule } from './auth-cookies.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
-import { FingerprintService } from './fingerprint.service';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtStrategy } from './jwt.strategy';
-import { RefreshCredentialService } from './refresh-credential.service';
 
 @Module({
   imports: [
     UsersModule,
     SessionsModule,
+    AuthCookiesModule,
     PassportModule,
     RateLimitModule,
     JwtModule.registerAsync({
@@ -37,15 +38,13 @@ import { RefreshCredentialService } from './refresh-credential.service';
       },
     }),
   ],
-  controllers: [AuthController],
+  controllers: [AuthController, AccountController],
   providers: [
     AuthService,
     AccessTokenService,
-    FingerprintService,
-    RefreshCredentialService,
     JwtStrategy,
     { provide: APP_GUARD, useClass: JwtAuthGuard },
   ],
-  exports: [FingerprintService],
+  exports: [AuthCookiesModule],
 })
 export class AuthModule {}

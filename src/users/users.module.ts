@@ -1,9 +1,10 @@
-import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
 import { Env } from '../config';
 import { openDatabase, UsersDatabase } from './database/database';
 import { migrateToLatest } from './database/migrations';
+import { normaliseStoredEmails, unresolvedEmailsWarning } from './database/stored-emails';
 import { KyselyUserRepository } from './kysely-user.repository';
 import { PasswordHasher } from './password-hasher';
 import { UserRepository } from './user.repository';
@@ -37,6 +38,10 @@ export class UsersModule implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     await migrateToLatest(this.database.db, this.database.kind);
+    // Accounts left unnormalised by the skeleton migration: retried (their conflict may be gone)
+    // and listed at every start until an operator resolves them.
+    const warning = unresolvedEmailsWarning(await normaliseStoredEmails(this.database.db));
+    if (warning !== null) new Logger('Users').warn(warning);
   }
 
   async onApplicationShutdown(): Promise<void> {
