@@ -173,8 +173,8 @@ export function unresolvedEmailsWarning(unresolved: readonly UnresolvedEmail[]):
     })
     .join(', ');
   return (
-    `${unresolved.length} account(s) kept an email that is not in normalised form, without a lookalike ` +
-    `check: ${listed}. Resolve each by deleting one of the two accounts or giving it a distinct email ` +
+    `${unresolved.length} account(s) kept the email they had before email normalisation, without ` +
+    `a lookalike check: ${listed}. Resolve each by deleting one of the two accounts or giving it a distinct email ` +
     `(UPDATE users SET email = '<new address>' WHERE id = '<id>'); the next start normalises what no ` +
     `longer collides and lists what is left.`
   );
