@@ -7,10 +7,11 @@ const GUARDED = [{ bearer: [], fingerprint: [] }];
 const CONTRACT: Array<[string, string, string[], 'public' | 'guarded' | 'refresh']> = [
   ['post', '/auth/register', ['201', '400', '409', '429', '503'], 'public'],
   ['post', '/auth/login', ['200', '400', '401', '409', '429', '503'], 'public'],
-  ['post', '/auth/refresh', ['200', '401', '503'], 'refresh'],
+  ['post', '/auth/refresh', ['200', '401', '429', '503'], 'refresh'],
   ['post', '/auth/logout', ['204', '401'], 'guarded'],
   ['get', '/auth/me', ['200', '401'], 'guarded'],
-  ['post', '/auth/password', ['200', '400', '401'], 'guarded'],
+  ['post', '/auth/password', ['200', '400', '401', '403', '429'], 'guarded'],
+  ['delete', '/account', ['204', '400', '401', '403', '429', '503'], 'guarded'],
   ['get', '/sessions', ['200', '401'], 'guarded'],
   ['delete', '/sessions/{sessionId}', ['204', '401', '404'], 'guarded'],
   ['post', '/sessions/logout-all', ['200', '401'], 'guarded'],
