@@ -129,8 +129,10 @@ export class AuthService {
    * Why no token of the user works afterwards, on any instance: sessions are ended, the row is
    * deleted, and sessions are ended again. A login that authenticated before the deletion stores
    * its session either before the second sweep (which removes it) or after it, and then its own
-   * check that the user still exists (`ensureUserOutlivedSession`, run after storing the session)
-   * comes after the row was deleted, so it revokes that session and answers 401. A refresh only
+   * check that the user still exists (`ensureUserOutlivedSession`) comes after the row was
+   * deleted, so it revokes that session and answers 401. The check must follow the store: one made
+   * before it could pass, the sweeps and the deletion run, and the session be stored after them.
+   * A refresh only
    * rotates an existing session, which the sweeps remove. Every guarded request needs a live
    * session, so once both sweeps are done nothing of the account is accepted; the first sweep
    * signs the user out at once even if the deletion then fails (503).
