@@ -38,10 +38,19 @@ export class UsersModule implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     await migrateToLatest(this.database.db, this.database.kind);
-    // Accounts left unnormalised by the skeleton migration: retried (their conflict may be gone)
-    // and listed at every start until an operator resolves them.
-    const warning = unresolvedEmailsWarning(await normaliseStoredEmails(this.database.db));
-    if (warning !== null) new Logger('Users').warn(warning);
+    // Accounts left unnormalised by the skeleton migration (or registered meanwhile by instances
+    // of the release before it): retried, as their conflict may be gone, and listed at every
+    // start until an operator resolves them. Losing a race with a registration elsewhere only
+    // postpones the retry to the next start.
+    const logger = new Logger('Users');
+    try {
+      const warning = unresolvedEmailsWarning(await normaliseStoredEmails(this.database.db));
+      if (warning !== null) logger.warn(warning);
+    } catch (error) {
+      logger.warn(
+        `could not normalise stored emails now (retried at the next start): ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
