@@ -126,24 +126,38 @@ function scriptsOf(c: string): readonly string[] {
   );
 }
 
+const PATTERNS = new Map(SCRIPTS.map(({ name, pattern }) => [name, pattern]));
+/** The scripts an augmented set stands for. */
+const MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  'Han with Bopomofo': ['Han', 'Bopomofo'],
+  Japanese: ['Han', 'Hiragana', 'Katakana'],
+  Korean: ['Han', 'Hangul'],
+};
+
+/** Whether `c` may be written in `script` (a script or an augmented set). */
+const writtenIn = (c: string, script: string): boolean =>
+  (MEMBERS[script] ?? [script]).some((member) => PATTERNS.get(member)?.test(c) ?? false);
+
 /**
  * Two scripts that `text` mixes (UTS #39 "single script" test over Script_Extensions, with the
- * augmented sets above), or null when one script could have written all of it.
+ * augmented sets above), or null when one script could have written all of it. Only the first
+ * letter is looked up among all scripts; the rest are tested against what is still possible.
  */
 export function mixedScripts(text: string): readonly [string, string] | null {
   if (ASCII.test(text)) return null;
   let possible: readonly string[] | null = null;
   let first = '';
   for (const c of text) {
-    const scripts = scriptsOf(c);
-    if (scripts.length === 0) continue;
+    if (!ASCII_LETTER.test(c) && SCRIPT_NEUTRAL.test(c)) continue;
     if (possible === null) {
+      const scripts = scriptsOf(c);
+      if (scripts.length === 0) continue;
       possible = scripts;
       first = scripts[0];
       continue;
     }
-    const remaining: string[] = possible.filter((name) => scripts.includes(name));
-    if (remaining.length === 0) return [first, scripts[0]];
+    const remaining = possible.filter((script) => writtenIn(c, script));
+    if (remaining.length === 0) return [first, scriptsOf(c)[0] ?? 'Unknown'];
     possible = remaining;
   }
   return null;
