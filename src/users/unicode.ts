@@ -157,7 +157,7 @@ export function mixedScripts(text: string): readonly [string, string] | null {
       first = scripts[0];
       continue;
     }
-    const remaining = possible.filter((script) => writtenIn(c, script));
+    const remaining: readonly string[] = possible.filter((script) => writtenIn(c, script));
     if (remaining.length === 0) return [first, scriptsOf(c)[0] ?? 'Unknown'];
     possible = remaining;
   }
