@@ -320,14 +320,27 @@ describe('auth (e2e)', () => {
       ).resolves.toBeDefined();
     });
 
-    it('refuses a wrong current password (401) and a weak new one (400), changing nothing', async () => {
+    it('refuses a wrong current password (403) and a weak new one (400), changing nothing', async () => {
       const email = uniqueEmail();
       const client = await signedInClient(target, email);
+      const phone = new TestClient(target);
+      await phone.login(email, PASSWORD);
       const wrong = await client.post('/auth/password', {
         currentPassword: 'not it at all',
         newPassword: 'another passphrase',
       });
-      expect(wrong.statusCode).toBe(401);
+      // Not a 401: front ends read that as "signed out", and the caller is still signed in.
+      expect({ status: wrong.statusCode, body: wrong.json() }).toEqual({
+        status: 403,
+        body: {
+          statusCode: 403,
+          error: 'Forbidden',
+          message: 'The current password is incorrect',
+          code: 'CURRENT_PASSWORD_INCORRECT',
+        },
+      });
+      expect((await client.get('/auth/me')).statusCode).toBe(200);
+      expect((await phone.get('/auth/me')).statusCode).toBe(200);
       const weak = await client.post('/auth/password', {
         currentPassword: PASSWORD,
         newPassword: 'short',

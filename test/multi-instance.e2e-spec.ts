@@ -172,6 +172,39 @@ describeWithRedis('several instances sharing Redis and PostgreSQL (e2e)', (redis
         expect((await phone.request(b, 'GET', '/auth/me')).status).toBe(200);
       });
 
+      it('sees an account deleted on A at once on B: no token, refresh or login of it works', async () => {
+        const email = uniqueEmail();
+        const laptop = new HttpClient();
+        expect(
+          (await laptop.request(a, 'POST', '/auth/register', { email, password: PASSWORD })).status,
+        ).toBe(201);
+        expect((await laptop.login(a, email)).status).toBe(200);
+        const phone = new HttpClient();
+        expect((await phone.login(b, email)).status).toBe(200);
+        // What the laptop held before the deletion cleared its cookies.
+        const kept = new HttpClient();
+        kept.accessToken = laptop.accessToken;
+        for (const [name, value] of laptop.cookies) kept.cookies.set(name, value);
+
+        const deleted = await laptop.request(a, 'DELETE', '/account', { password: PASSWORD });
+        expect(deleted.status).toBe(204);
+
+        for (const client of [kept, phone]) {
+          expect((await client.request(b, 'GET', '/sessions')).status).toBe(401);
+          expect((await client.request(b, 'GET', '/auth/me')).status).toBe(401);
+          expect((await client.refresh(b)).status).toBe(401);
+        }
+        expect((await new HttpClient().login(b, email)).status).toBe(401);
+        expect(
+          (
+            await new HttpClient().request(b, 'POST', '/auth/register', {
+              email,
+              password: PASSWORD,
+            })
+          ).status,
+        ).toBe(201);
+      });
+
       it('holds the per-user limit exactly under 20 parallel logins split across A and B', async () => {
         const email = uniqueEmail();
         expect(

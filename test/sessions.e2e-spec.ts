@@ -116,6 +116,8 @@ describe('sessions (e2e)', () => {
     const { laptop, phone, tablet } = await devices(target);
     const response = await laptop.delete(`/sessions/${phone.sessionId}`);
     expect(response.statusCode).toBe(204);
+    // Another session's end leaves the caller's cookies alone.
+    expect(response.headers['set-cookie']).toBeUndefined();
     expect((await phone.get('/auth/me')).statusCode).toBe(401);
     expect((await laptop.get('/auth/me')).statusCode).toBe(200);
     expect((await tablet.get('/auth/me')).statusCode).toBe(200);
@@ -125,9 +127,19 @@ describe('sessions (e2e)', () => {
     expect(ids.sort()).toEqual([laptop.sessionId, tablet.sessionId].sort());
   });
 
-  it('DELETE of the current session logs the caller out', async () => {
+  it('DELETE of the current session logs the caller out and clears the cookies, as logout does', async () => {
     const client = await signedInClient(target);
-    expect((await client.delete(`/sessions/${client.sessionId}`)).statusCode).toBe(204);
+    const response = await client.delete(`/sessions/${client.sessionId}`);
+    expect(response.statusCode).toBe(204);
+    const cleared = ([] as string[]).concat(response.headers['set-cookie'] ?? []);
+    expect(cleared).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^__Host-Fgp=;.*Max-Age=0;.*Path=\/;.*HttpOnly;.*Secure/),
+        expect.stringMatching(/^__Secure-Fpa-Refresh=;.*Max-Age=0;.*Path=\/auth\/refresh/),
+      ]),
+    );
+    expect(cleared).toHaveLength(2);
+    expect([...client.cookies.keys()]).toEqual([]);
     expect((await client.get('/auth/me')).statusCode).toBe(401);
   });
 

@@ -72,6 +72,7 @@ describeWithPostgres('UserRepository on PostgreSQL', (serverUrl) => {
         const users = harness.repository;
         const known = await users.create({
           email: 'mid-query-drop@example.com',
+          emailSkeleton: 'skeleton:mid-query-drop@example.com',
           displayName: 'Mid Query',
           passwordHash: '$argon2id$x',
         });
@@ -100,12 +101,16 @@ describeWithPostgres('UserRepository on PostgreSQL', (serverUrl) => {
         const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(
           instances[0].db,
         );
-        expect(applied.rows.map((row) => row.name)).toEqual(['0001_create_users']);
+        expect(applied.rows.map((row) => row.name)).toEqual([
+          '0001_create_users',
+          '0002_email_skeleton',
+        ]);
 
         // Every instance sees the one schema: a user written by one is read by the others.
         const [a, b, c] = instances.map((db) => new KyselyUserRepository(db));
         const created = await a.create({
           email: 'concurrent-migrations@example.com',
+          emailSkeleton: 'skeleton:concurrent-migrations@example.com',
           displayName: null,
           passwordHash: '$argon2id$x',
         });

@@ -65,6 +65,7 @@ describe('SQLite file across a restart', () => {
       const before = await openSqlite(path);
       const created = await before.repository.create({
         email: 'restart@example.com',
+        emailSkeleton: 'skeleton:restart@example.com',
         displayName: 'Restart',
         passwordHash: '$argon2id$x',
       });

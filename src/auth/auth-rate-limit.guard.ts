@@ -16,9 +16,8 @@ import {
   rateLimitedRoute,
 } from '../rate-limit/rate-limit.policy';
 import { RateLimiter } from '../rate-limit/rate-limiter';
-import { normaliseEmail } from '../users/users.service';
+import { normaliseEmailOrNull } from '../users/email-address';
 import type { AuthPrincipal } from './jwt.strategy';
-import { RefreshCredentialService } from './refresh-credential.service';
 
 /**
  * Limits the route per client IP and per account (see `AuthRateLimitGuard`), and documents the
@@ -38,16 +37,18 @@ export const RateLimited = (route: RateLimitedRoute) =>
  * Two counters per route: the client IP (`request.ip`, so TRUST_PROXY decides whether
  * X-Forwarded-For counts) and the account the request is about, so that rotating addresses buys
  * no extra guesses on one account. The account is the normalised email of the body (login,
- * register), the session of the refresh cookie (refresh) or the authenticated user (password
- * change). A request naming no account is counted per IP only: it fails validation or
+ * register) or the authenticated user (password change, account deletion). A request naming no
+ * account, or an email the rules refuse, is counted per IP only: it fails validation or
  * authentication anyway. The IP is counted first; a refused IP spends nothing of the account.
+ *
+ * Refresh is counted here per IP only. Its per-session counter is kept by `AuthService.refresh`,
+ * for refreshes whose secret matched: the session id is readable in every access token, so
+ * counting it before the secret is checked would let anyone holding a leaked token lock the
+ * owner out of refreshing.
  */
 @Injectable()
 export class AuthRateLimitGuard implements CanActivate {
-  constructor(
-    private readonly rateLimiter: RateLimiter,
-    private readonly refreshCredentials: RefreshCredentialService,
-  ) {}
+  constructor(private readonly rateLimiter: RateLimiter) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const route = rateLimitedRoute(context);
@@ -70,12 +71,10 @@ export class AuthRateLimitGuard implements CanActivate {
       case 'register': {
         const body = request.body as { email?: unknown } | null | undefined;
         const email = typeof body === 'object' && body !== null ? body.email : undefined;
-        return typeof email === 'string' ? normaliseEmail(email) : null;
+        return typeof email === 'string' ? normaliseEmailOrNull(email) : null;
       }
-      case 'refresh': {
-        const cookie = request.cookies?.[this.refreshCredentials.cookieName];
-        return this.refreshCredentials.parse(cookie)?.sessionId ?? null;
-      }
+      case 'refresh':
+        return null;
       case 'password':
         return request.user?.userId ?? null;
       default: {

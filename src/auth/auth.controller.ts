@@ -20,8 +20,8 @@ import {
   TokenResponseDto,
   UserResponseDto,
 } from './dto/auth-responses.dto';
+import { AuthCookiesService } from './auth-cookies.service';
 import { ChangePasswordDto, LoginDto, RegisterDto } from './dto/credentials.dto';
-import { FingerprintService } from './fingerprint.service';
 import { Public } from './public.decorator';
 import { RefreshCredentialService } from './refresh-credential.service';
 
@@ -34,7 +34,7 @@ const USERS_UNAVAILABLE = 'The user database is unavailable';
 export class AuthController {
   constructor(
     private readonly auth: AuthService,
-    private readonly fingerprints: FingerprintService,
+    private readonly cookies: AuthCookiesService,
     private readonly refreshCredentials: RefreshCredentialService,
     private readonly rateLimiter: RateLimiter,
   ) {}
@@ -45,7 +45,9 @@ export class AuthController {
   @ApiOperation({ summary: 'Create an account' })
   @ApiCreatedResponse({ type: UserResponseDto, description: 'Account created' })
   @ApiJsonBody()
-  @ApiError(HttpStatus.CONFLICT, 'Email already registered', ['EMAIL_TAKEN'])
+  @ApiError(HttpStatus.CONFLICT, 'Email, or one that looks like it, already registered', [
+    'EMAIL_TAKEN',
+  ])
   @ApiError(HttpStatus.SERVICE_UNAVAILABLE, USERS_UNAVAILABLE, ['STORE_UNAVAILABLE'])
   register(@Body() body: RegisterDto) {
     return this.auth.register(body.email, body.password, body.displayName);
@@ -92,7 +94,11 @@ export class AuthController {
   @ApiNoBody()
   @ApiError(
     HttpStatus.UNAUTHORIZED,
-    'Refresh credential missing, invalid, reused or its session ended',
+    'Refresh credential missing, invalid, reused, its session ended or its user is gone',
+  )
+  @ApiError(
+    HttpStatus.TOO_MANY_REQUESTS,
+    'Too many refreshes from this address, or of this session with its valid credential; see Retry-After',
   )
   @ApiError(HttpStatus.SERVICE_UNAVAILABLE, 'The session store is unavailable', [
     'STORE_UNAVAILABLE',
@@ -114,7 +120,7 @@ export class AuthController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     await this.auth.logout(user.id, user.sessionId);
-    this.clearCookies(reply);
+    this.cookies.clear(reply);
   }
 
   @Get('me')
@@ -136,7 +142,9 @@ export class AuthController {
     description: 'Password changed; every other session ended',
   })
   @ApiJsonBody()
-  @ApiError(HttpStatus.UNAUTHORIZED, 'The current password is wrong')
+  @ApiError(HttpStatus.FORBIDDEN, 'Current password incorrect; still signed in, nothing changed', [
+    'CURRENT_PASSWORD_INCORRECT',
+  ])
   @ApiError(HttpStatus.SERVICE_UNAVAILABLE, USERS_UNAVAILABLE, ['STORE_UNAVAILABLE'])
   async changePassword(@CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto) {
     const revoked = await this.auth.changePassword(
@@ -150,20 +158,7 @@ export class AuthController {
   }
 
   private respondWithTokens(reply: FastifyReply, issued: IssuedTokens) {
-    if (issued.fingerprint !== null) {
-      void reply.setCookie(
-        this.fingerprints.cookieName,
-        issued.fingerprint,
-        this.fingerprints.cookieOptions(),
-      );
-    }
-    if (issued.refresh !== null) {
-      void reply.setCookie(
-        this.refreshCredentials.cookieName,
-        issued.refresh.value,
-        this.refreshCredentials.cookieOptions(),
-      );
-    }
+    this.cookies.set(reply, issued.fingerprint, issued.refresh);
     void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     return {
       accessToken: issued.accessToken,
@@ -172,13 +167,5 @@ export class AuthController {
       sessionId: issued.session.id,
       sessionExpiresAt: sessionExpiresAtIso(issued.session),
     };
-  }
-
-  private clearCookies(reply: FastifyReply): void {
-    void reply.clearCookie(this.fingerprints.cookieName, this.fingerprints.clearCookieOptions());
-    void reply.clearCookie(
-      this.refreshCredentials.cookieName,
-      this.refreshCredentials.clearCookieOptions(),
-    );
   }
 }

@@ -9,18 +9,19 @@ import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
 import { AccessTokenService, JWT_ALGORITHM } from './access-token.service';
+import { AccountController } from './account.controller';
+import { AuthCookiesModule } from './auth-cookies.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
-import { FingerprintService } from './fingerprint.service';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtStrategy } from './jwt.strategy';
-import { RefreshCredentialService } from './refresh-credential.service';
 import { SigningKeys } from './signing-keys';
 
 @Module({
   imports: [
     UsersModule,
     SessionsModule,
+    AuthCookiesModule,
     PassportModule,
     RateLimitModule,
     JwtModule.registerAsync({
@@ -39,12 +40,10 @@ import { SigningKeys } from './signing-keys';
       },
     }),
   ],
-  controllers: [AuthController],
+  controllers: [AuthController, AccountController],
   providers: [
     AuthService,
     AccessTokenService,
-    FingerprintService,
-    RefreshCredentialService,
     {
       provide: SigningKeys,
       inject: [JwtSecrets, ConfigService, Clock],
@@ -54,6 +53,6 @@ import { SigningKeys } from './signing-keys';
     JwtStrategy,
     { provide: APP_GUARD, useClass: JwtAuthGuard },
   ],
-  exports: [FingerprintService, SigningKeys],
+  exports: [AuthCookiesModule, SigningKeys],
 })
 export class AuthModule {}

@@ -12,10 +12,12 @@ import { SessionLimitReachedError, SessionStoreFullError } from '../sessions/ses
 import { SessionRepository } from '../sessions/session.repository';
 import { newSessionId } from '../sessions/session-id';
 import { SessionsService } from '../sessions/sessions.service';
+import { RateLimiter } from '../rate-limit/rate-limiter';
+import { normaliseEmailOrNull } from '../users/email-address';
 import { PublicUser, toPublicUser } from '../users/user';
 import { UsersService } from '../users/users.service';
 import { AccessTokenService } from './access-token.service';
-import { FingerprintService } from './fingerprint.service';
+import { FingerprintService, safeEqual } from './fingerprint.service';
 import { RefreshCredential, RefreshCredentialService } from './refresh-credential.service';
 
 /** What a login or refresh hands back: the body fields and the cookie values to set. */
@@ -40,6 +42,7 @@ export class AuthService {
     private readonly tokens: AccessTokenService,
     private readonly geo: GeoLocator,
     private readonly events: SecurityEvents,
+    private readonly rateLimiter: RateLimiter,
   ) {}
 
   register(email: string, password: string, displayName?: string): Promise<PublicUser> {
@@ -48,7 +51,7 @@ export class AuthService {
 
   /**
    * Checks the password, stores a session with a fresh fingerprint (never one the client sent),
-   * and only then signs a token for it.
+   * makes sure the user still exists (see `deleteAccount`), and only then signs a token for it.
    */
   async login(email: string, password: string, client: ClientInfo): Promise<IssuedTokens> {
     let userId: string | undefined;
@@ -57,6 +60,7 @@ export class AuthService {
       userId = user.id;
       const fingerprint = this.fingerprints.draw();
       const { session, refresh } = await this.startSession(user.id, fingerprint, client);
+      await this.ensureUserOutlivedSession(user.id, session.id);
       this.events.login('success', client, { userId: user.id, sessionId: session.id });
       return this.issue(session, fingerprint, refresh);
     } catch (error) {
@@ -77,6 +81,12 @@ export class AuthService {
       throw new UnauthenticatedError();
     }
     const current = await this.sessionStore.findById(presented.sessionId);
+    if (current !== null && presentsCredentialOf(current, presented.hash)) {
+      // Counted only once the secret matched: the session id alone is in every access token, so a
+      // counter anyone could spend would let a leaked token lock the owner out of refreshing.
+      await this.rateLimiter.consume('refresh', 'account', current.id, client);
+      await this.refuseOrphan(current, client);
+    }
     // Guarded requests record a new address without locating it (never on that path), so the
     // address a refresh compares with may already be the new one: once a session has moved since
     // login, every refresh locates it again.
@@ -112,6 +122,39 @@ export class AuthService {
     }
   }
 
+  /**
+   * Deletes the account once its password is confirmed (`CurrentPasswordIncorrectError`
+   * otherwise, and nothing changes): every session, the user row, and its rate-limit counters.
+   *
+   * Why no token of the user works afterwards, on any instance: sessions are ended, the row is
+   * deleted, and sessions are ended again. A login that authenticated before the deletion stores
+   * its session either before the second sweep (which removes it) or after it, and then its own
+   * check that the user still exists (`ensureUserOutlivedSession`) comes after the row was
+   * deleted, so it revokes that session and answers 401. The check must follow the store: one made
+   * before it could pass, the sweeps and the deletion run, and the session be stored after them.
+   * A refresh only
+   * rotates an existing session, which the sweeps remove. Every guarded request needs a live
+   * session, so once both sweeps are done nothing of the account is accepted; the first sweep
+   * signs the user out at once even if the deletion then fails (503).
+   */
+  async deleteAccount(userId: string, password: string, client: ClientInfo): Promise<void> {
+    const user = await this.users.confirmPassword(userId, password);
+    const before = await this.sessionStore.revokeAllForUser(userId);
+    await this.users.delete(userId);
+    const after = await this.sessionStore.revokeAllForUser(userId);
+    this.events.sessionRevoked('account_deleted', before + after, { userId }, client);
+    // The counters of the email under both the stored and the normalised spelling (they differ
+    // only for accounts from before normalisation that could not be normalised).
+    const emails = new Set([user.email, normaliseEmailOrNull(user.email) ?? user.email]);
+    await Promise.all([
+      ...[...emails].flatMap((email) => [
+        this.rateLimiter.resetAccount('login', email),
+        this.rateLimiter.resetAccount('register', email),
+      ]),
+      this.rateLimiter.resetAccount('password', userId),
+    ]);
+  }
+
   async logout(userId: string, sessionId: string): Promise<void> {
     await this.sessions.revoke(userId, sessionId, 'logout');
   }
@@ -132,6 +175,39 @@ export class AuthService {
   ): Promise<number> {
     await this.users.changePassword(userId, current, next);
     return this.sessions.revokeOthers(userId, sessionId, 'password_change');
+  }
+
+  /**
+   * The user behind a session just stored must still exist: one deleted meanwhile gets no token,
+   * and the session goes (see `deleteAccount`). A failing check also removes the session.
+   */
+  private async ensureUserOutlivedSession(userId: string, sessionId: string): Promise<void> {
+    let exists: boolean;
+    try {
+      exists = (await this.users.findById(userId)) !== null;
+    } catch (error) {
+      await this.sessionStore.revoke(sessionId, userId).catch(() => null);
+      throw error;
+    }
+    if (exists) return;
+    await this.sessionStore.revoke(sessionId, userId);
+    throw new InvalidCredentialsError();
+  }
+
+  /**
+   * A session whose user no longer exists (deleted outside the service, say straight in the
+   * database) is refused, and every session of that user ends.
+   */
+  private async refuseOrphan(session: Session, client: ClientInfo): Promise<void> {
+    if ((await this.users.findById(session.userId)) !== null) return;
+    const revoked = await this.sessionStore.revokeAllForUser(session.userId);
+    this.events.sessionRevoked(
+      'user_missing',
+      revoked,
+      { userId: session.userId, sessionId: session.id },
+      client,
+    );
+    throw new UnauthenticatedError();
   }
 
   private async startSession(userId: string, fingerprint: string, client: ClientInfo) {
@@ -170,6 +246,14 @@ function loginFailure(error: unknown) {
   if (error instanceof SessionStoreFullError) return 'store_full' as const;
   if (error instanceof StoreUnavailableError) return 'store_unavailable' as const;
   return 'store_unavailable' as const;
+}
+
+/** Whether a presented refresh secret hash is the session's current or just-rotated one. */
+function presentsCredentialOf(session: Session, presentedHash: string): boolean {
+  return (
+    safeEqual(session.refreshHash, presentedHash) ||
+    (session.previousRefreshHash !== null && safeEqual(session.previousRefreshHash, presentedHash))
+  );
 }
 
 export const sessionExpiresAtIso = (session: Session): string =>

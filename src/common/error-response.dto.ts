@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 /** Every `code` an error answer can carry. Each documented response names the ones it can. */
 export const ERROR_CODES = [
+  'CURRENT_PASSWORD_INCORRECT',
   'EMAIL_TAKEN',
   'RATE_LIMITED',
   'SESSION_LIMIT_REACHED',

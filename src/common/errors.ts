@@ -16,6 +16,16 @@ export class InvalidCredentialsError extends DomainError {
   }
 }
 
+/**
+ * The signed-in user's current password, asked again before a sensitive change (password change,
+ * account deletion), was wrong. Not a 401: the caller is still signed in and stays so.
+ */
+export class CurrentPasswordIncorrectError extends DomainError {
+  constructor() {
+    super('The current password is incorrect');
+  }
+}
+
 /** A credential other than a password (refresh credential, session) is missing, invalid or revoked. */
 export class UnauthenticatedError extends DomainError {
   constructor() {

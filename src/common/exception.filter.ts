@@ -10,6 +10,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode } from './error-response.dto';
 import {
+  CurrentPasswordIncorrectError,
   DomainError,
   EmailTakenError,
   InvalidCredentialsError,
@@ -23,6 +24,7 @@ import {
   SessionStoreFullError,
 } from '../sessions/session.errors';
 import { TooManyAttemptsError } from '../rate-limit/rate-limit.errors';
+import { EmailNotAcceptedError } from '../users/user.errors';
 
 interface ErrorBody {
   statusCode: number;
@@ -113,6 +115,10 @@ export class DomainExceptionFilter implements ExceptionFilter {
     if (error instanceof InvalidCredentialsError || error instanceof UnauthenticatedError) {
       return make(HttpStatus.UNAUTHORIZED);
     }
+    if (error instanceof CurrentPasswordIncorrectError) {
+      return make(HttpStatus.FORBIDDEN, 'CURRENT_PASSWORD_INCORRECT');
+    }
+    if (error instanceof EmailNotAcceptedError) return make(HttpStatus.BAD_REQUEST);
     if (error instanceof SessionNotFoundError) return make(HttpStatus.NOT_FOUND);
     if (error instanceof EmailTakenError) return make(HttpStatus.CONFLICT, 'EMAIL_TAKEN');
     if (error instanceof SessionLimitReachedError)

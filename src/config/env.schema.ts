@@ -252,8 +252,9 @@ export class EnvironmentVariables {
 
   /**
    * Rate limits of the auth routes: attempts per RATE_LIMIT_WINDOW, per client IP and per account
-   * (the email for login and register, the session for refresh, the user for a password change).
-   * A successful login or password change clears its account's counter.
+   * (the email for login and register; the session for refresh, counting only refreshes whose
+   * secret matched; the user for a password change and an account deletion, which share their
+   * counters). A successful login or password change clears its account's counter.
    */
   @duration()
   @IsInt()

@@ -4,7 +4,15 @@ import type { ClientInfo } from '../common/client';
 import { Metrics } from './metrics';
 
 export type RevocationReason =
-  'logout' | 'user' | 'logout_all' | 'password_change' | 'refresh_reuse';
+  | 'logout'
+  | 'user'
+  | 'logout_all'
+  | 'password_change'
+  | 'refresh_reuse'
+  /** The user deleted their account (DELETE /account). */
+  | 'account_deleted'
+  /** A refresh found the session's user gone (deleted outside the service). */
+  | 'user_missing';
 export type LoginResult =
   'success' | 'invalid_credentials' | 'session_limit' | 'store_full' | 'store_unavailable';
 
@@ -51,7 +59,7 @@ export class SecurityEvents {
   ): void {
     if (count <= 0) return;
     this.metrics.revocations.inc({ reason }, count);
-    const level = reason === 'refresh_reuse' ? 'warn' : 'log';
+    const level = reason === 'refresh_reuse' || reason === 'user_missing' ? 'warn' : 'log';
     this.logger[level]({
       event: 'session_revoked',
       reason,

@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
 import {
   ApiNoContentResponse,
   ApiOkResponse,
@@ -6,6 +6,8 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { AuthCookiesService } from '../auth/auth-cookies.service';
 import { CurrentUser, AuthenticatedUser } from '../auth/current-session.decorator';
 import { ApiError, ApiGuarded, ApiNoBody } from '../common/api-docs';
 import { RevokedResponseDto } from '../auth/dto/auth-responses.dto';
@@ -16,7 +18,10 @@ import { SessionsService } from './sessions.service';
 @ApiGuarded()
 @Controller('sessions')
 export class SessionsController {
-  constructor(private readonly sessions: SessionsService) {}
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly cookies: AuthCookiesService,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'Your live sessions, most recent activity first' })
@@ -49,7 +54,9 @@ export class SessionsController {
   @ApiOperation({ summary: 'End one of your sessions (the current one too)' })
   @ApiParam({ name: 'sessionId', description: 'A session id from GET /sessions' })
   @ApiNoBody()
-  @ApiNoContentResponse({ description: 'Session ended' })
+  @ApiNoContentResponse({
+    description: 'Session ended; ending the current one clears its cookies, as logout does',
+  })
   @ApiError(
     HttpStatus.NOT_FOUND,
     'No such session of yours (unknown and other users’ look the same)',
@@ -57,7 +64,9 @@ export class SessionsController {
   async revoke(
     @CurrentUser() user: AuthenticatedUser,
     @Param('sessionId') sessionId: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<void> {
     await this.sessions.revoke(user.id, sessionId);
+    if (sessionId === user.sessionId) this.cookies.clear(reply);
   }
 }

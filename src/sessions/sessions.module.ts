@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
+import { AuthCookiesModule } from '../auth/auth-cookies.module';
 import { Clock } from '../common/clock';
 import { Env } from '../config';
 import { RedisClient } from '../redis/redis-client';
@@ -56,7 +57,7 @@ function sessionRepositoryFactory(
 }
 
 @Module({
-  imports: [TerminusModule, RedisModule],
+  imports: [TerminusModule, RedisModule, AuthCookiesModule],
   controllers: [SessionsController],
   providers: [
     {

@@ -21,6 +21,7 @@ export class KyselyUserRepository extends UserRepository {
     const row = {
       id: randomUUID(),
       email: input.email,
+      email_skeleton: input.emailSkeleton,
       display_name: input.displayName,
       password_hash: input.passwordHash,
       // ISO text with its offset: SQLite keeps it as is, PostgreSQL parses it into timestamptz.
@@ -52,6 +53,14 @@ export class KyselyUserRepository extends UserRepository {
         .executeTakeFirst(),
     );
     return Number(result.numUpdatedRows) > 0;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    if (id.includes('\u0000')) return false;
+    const result = await this.guard(() =>
+      this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst(),
+    );
+    return Number(result.numDeletedRows) > 0;
   }
 
   async ping(timeoutMs: number): Promise<void> {

@@ -6,7 +6,7 @@ import { NewUser, User } from './user';
  * edge refuses them, and a lookup for one finds nothing.
  */
 export abstract class UserRepository {
-  /** Stores a new user; throws `EmailTakenError` when the email is already registered. */
+  /** Stores a new user; throws `EmailTakenError` when its email or email skeleton is already registered. */
   abstract create(input: NewUser): Promise<User>;
 
   /** The user with exactly this (already normalised) email, or null. */
@@ -17,6 +17,9 @@ export abstract class UserRepository {
 
   /** Replaces the password hash; returns false when the user does not exist. */
   abstract updatePasswordHash(id: string, passwordHash: string): Promise<boolean>;
+
+  /** Removes the user (its email and skeleton become free); returns false when there was none. */
+  abstract delete(id: string): Promise<boolean>;
 
   /** Resolves when the database answers a trivial query within `timeoutMs`; throws otherwise. */
   abstract ping(timeoutMs: number): Promise<void>;

@@ -1,6 +1,6 @@
 export interface User {
   readonly id: string;
-  /** Trimmed and lower-cased; unique. */
+  /** Normalised (`normaliseEmail`); unique, and so is its confusable skeleton. */
   readonly email: string;
   readonly displayName: string | null;
   /** argon2id PHC string; never leaves the service. */
@@ -9,7 +9,10 @@ export interface User {
 }
 
 export interface NewUser {
+  /** Already normalised (`normaliseEmail`). */
   readonly email: string;
+  /** `emailSkeleton(email)`: no two users share one, so lookalike emails cannot both register. */
+  readonly emailSkeleton: string;
   readonly displayName: string | null;
   readonly passwordHash: string;
 }

@@ -1,5 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { InvalidCredentialsError } from '../common/errors';
+import {
+  CurrentPasswordIncorrectError,
+  InvalidCredentialsError,
+  UnauthenticatedError,
+} from '../common/errors';
+import { emailSkeleton, normaliseEmail } from './email-address';
 import { PasswordHasher } from './password-hasher';
 import { User } from './user';
 import { UserRepository } from './user.repository';
@@ -11,10 +16,19 @@ export class UsersService {
     private readonly hasher: PasswordHasher,
   ) {}
 
-  /** Creates an account; throws `EmailTakenError` when the email is registered already. */
+  /**
+   * Creates an account; throws `EmailTakenError` when the email, or one that looks like it, is
+   * registered already, and `EmailNotAcceptedError` when the email breaks the email rules.
+   */
   async register(email: string, password: string, displayName: string | null): Promise<User> {
+    const normalised = normaliseEmail(email);
     const passwordHash = await this.hasher.hash(password);
-    return this.users.create({ email: normaliseEmail(email), displayName, passwordHash });
+    return this.users.create({
+      email: normalised,
+      emailSkeleton: emailSkeleton(normalised),
+      displayName,
+      passwordHash,
+    });
   }
 
   /**
@@ -34,18 +48,31 @@ export class UsersService {
     return this.users.findById(id);
   }
 
-  /** Checks the current password and stores the new one; throws `InvalidCredentialsError` on mismatch. */
+  /**
+   * The signed-in user, once `password` is confirmed to be theirs: `CurrentPasswordIncorrectError`
+   * when it is not, `UnauthenticatedError` when the user no longer exists.
+   */
+  async confirmPassword(userId: string, password: string): Promise<User> {
+    const user = await this.users.findById(userId);
+    if (!user) throw new UnauthenticatedError();
+    if (!(await this.hasher.verify(user.passwordHash, password))) {
+      throw new CurrentPasswordIncorrectError();
+    }
+    return user;
+  }
+
+  /** Checks the current password (see `confirmPassword`) and stores the new one. */
   async changePassword(
     userId: string,
     currentPassword: string,
     newPassword: string,
   ): Promise<void> {
-    const user = await this.users.findById(userId);
-    if (!user || !(await this.hasher.verify(user.passwordHash, currentPassword))) {
-      throw new InvalidCredentialsError();
-    }
+    const user = await this.confirmPassword(userId, currentPassword);
     await this.users.updatePasswordHash(user.id, await this.hasher.hash(newPassword));
   }
-}
 
-export const normaliseEmail = (email: string): string => email.trim().toLowerCase();
+  /** Removes the user row; false when it was already gone. Sessions are the caller's to end. */
+  delete(userId: string): Promise<boolean> {
+    return this.users.delete(userId);
+  }
+}

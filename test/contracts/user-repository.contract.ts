@@ -23,12 +23,17 @@ const PASSWORD_HASH = '$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$ZmFrZWhhc2hmb3
 
 let counter = 0;
 const uniqueEmail = () => `contract-${randomUUID()}-${++counter}@example.com`;
-const newUser = (overrides: Partial<NewUser> = {}): NewUser => ({
-  email: uniqueEmail(),
-  displayName: 'Ada Lovelace',
-  passwordHash: PASSWORD_HASH,
-  ...overrides,
-});
+/** A new user; its skeleton follows its email unless given (the repository never computes it). */
+const newUser = (overrides: Partial<NewUser> = {}): NewUser => {
+  const email = overrides.email ?? uniqueEmail();
+  return {
+    email,
+    emailSkeleton: `skeleton:${email}`,
+    displayName: 'Ada Lovelace',
+    passwordHash: PASSWORD_HASH,
+    ...overrides,
+  };
+};
 
 /** What every `UserRepository` adapter promises, whatever database is behind it. */
 export function userRepositoryContract<H extends UserRepositoryHarness>(
@@ -116,6 +121,15 @@ export function userRepositoryContract<H extends UserRepositoryHarness>(
         expect(await users.findByEmail(first.email)).toEqual(first);
       });
 
+      it('refuses a different email with the skeleton of a registered one, and keeps the first', async () => {
+        const first = await users.create(newUser());
+        const lookalike = newUser({ emailSkeleton: `skeleton:${first.email}` });
+        expect(lookalike.email).not.toBe(first.email);
+        await expect(users.create(lookalike)).rejects.toBeInstanceOf(EmailTakenError);
+        expect(await users.findByEmail(lookalike.email)).toBeNull();
+        expect(await users.findByEmail(first.email)).toEqual(first);
+      });
+
       it('lets exactly one of many concurrent creates of one email win', async () => {
         const email = uniqueEmail();
         const results = await Promise.allSettled(
@@ -177,6 +191,38 @@ export function userRepositoryContract<H extends UserRepositoryHarness>(
       });
     });
 
+    describe('delete', () => {
+      it('removes that user only and returns true; its email and skeleton are free again', async () => {
+        const target = await users.create(newUser());
+        const bystander = await users.create(newUser());
+        expect(await users.delete(target.id)).toBe(true);
+        expect(await users.findById(target.id)).toBeNull();
+        expect(await users.findByEmail(target.email)).toBeNull();
+        expect(await users.findById(bystander.id)).toEqual(bystander);
+        expect(await users.updatePasswordHash(target.id, '$argon2id$new')).toBe(false);
+
+        const again = await users.create(newUser({ email: target.email }));
+        expect(again.id).not.toBe(target.id);
+        expect(await users.findByEmail(target.email)).toEqual(again);
+      });
+
+      it.each([
+        ['a random uuid', randomUUID()],
+        ['the empty string', ''],
+        ['a NUL character', 'a\u0000b'],
+      ])('returns false for %s and removes nothing', async (_, id) => {
+        const bystander = await users.create(newUser());
+        expect(await users.delete(id)).toBe(false);
+        expect(await users.findById(bystander.id)).toEqual(bystander);
+      });
+
+      it('returns false the second time', async () => {
+        const target = await users.create(newUser());
+        expect(await users.delete(target.id)).toBe(true);
+        expect(await users.delete(target.id)).toBe(false);
+      });
+    });
+
     describe('ping and migrations', () => {
       it('ping resolves while the database answers', async () => {
         await expect(users.ping(1000)).resolves.toBeUndefined();
@@ -219,6 +265,7 @@ export function userRepositoryContract<H extends UserRepositoryHarness>(
           findByEmail: () => users.findByEmail(known.email),
           findById: () => users.findById(known.id),
           updatePasswordHash: () => users.updatePasswordHash(known.id, '$argon2id$during-outage'),
+          delete: () => users.delete(known.id),
           ping: () => users.ping(1000),
         };
         const results = await Promise.allSettled(Object.values(calls).map((call) => call()));

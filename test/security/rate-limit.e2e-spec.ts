@@ -225,10 +225,10 @@ describe('rate limits (e2e, in-memory counters)', () => {
       const client = await signedInClient(target, uniqueEmail(), PASSWORD);
       const change = (current: string, next: string) =>
         client.post('/auth/password', { currentPassword: current, newPassword: next });
-      expect((await change('wrong current', 'new passphrase 1')).statusCode).toBe(401);
+      expect((await change('wrong current', 'new passphrase 1')).statusCode).toBe(403);
       expect((await change(PASSWORD, 'new passphrase 1')).statusCode).toBe(200);
-      expect((await change('wrong current', 'new passphrase 2')).statusCode).toBe(401);
-      expect((await change('wrong again', 'new passphrase 2')).statusCode).toBe(401);
+      expect((await change('wrong current', 'new passphrase 2')).statusCode).toBe(403);
+      expect((await change('wrong again', 'new passphrase 2')).statusCode).toBe(403);
       expectTooMany(await change('new passphrase 1', 'new passphrase 2'));
       // Blocked before the check: the password did not change.
       const email = (await client.get('/auth/me')).json().email as string;
@@ -237,6 +237,126 @@ describe('rate limits (e2e, in-memory counters)', () => {
       const stranger = new TestClient(target);
       expect((await stranger.post('/auth/password', {})).statusCode).toBe(401);
     });
+  });
+});
+
+describe('account deletion shares the password-change limits (e2e)', () => {
+  let target: TestApp;
+
+  beforeAll(async () => {
+    target = await startApp({ TRUST_PROXY: 'true', RATE_LIMIT_PASSWORD_PER_ACCOUNT: '2' });
+  });
+
+  afterAll(() => target.close());
+
+  const remove = (client: TestClient, password: string) =>
+    client.request({ method: 'DELETE', url: '/account', payload: { password } });
+
+  it('counts wrong deletions and wrong password changes on one counter per user', async () => {
+    const email = uniqueEmail();
+    const client = await signedInClient(target, email, PASSWORD);
+    client.headers['x-forwarded-for'] = '203.0.113.60';
+    expect((await remove(client, 'wrong guess')).statusCode).toBe(403);
+    client.headers['x-forwarded-for'] = '203.0.113.61';
+    expect(
+      (await client.post('/auth/password', { currentPassword: 'x', newPassword: 'new passphrase' }))
+        .statusCode,
+    ).toBe(403);
+    client.headers['x-forwarded-for'] = '203.0.113.62';
+    expectTooMany(await remove(client, PASSWORD));
+    // Refused before the password was checked: the account is still there.
+    expect((await client.get('/auth/me')).statusCode).toBe(200);
+    expect((await login(target, email, PASSWORD, '203.0.113.63')).statusCode).toBe(200);
+  });
+
+  it("clears the account's counters: the email registers and logs in afresh", async () => {
+    const limited = await startApp({
+      TRUST_PROXY: 'true',
+      RATE_LIMIT_LOGIN_PER_ACCOUNT: '3',
+      RATE_LIMIT_REGISTER_PER_ACCOUNT: '1',
+    });
+    try {
+      const email = uniqueEmail();
+      const client = await signedInClient(limited, email, PASSWORD);
+      for (let i = 0; i < 2; i++) {
+        expect((await login(limited, email, `wrong ${i}`, `198.51.100.${70 + i}`)).statusCode).toBe(
+          401,
+        );
+      }
+      expect((await remove(client, PASSWORD)).statusCode).toBe(204);
+
+      expect((await register(limited, email, '198.51.100.80')).statusCode).toBe(201);
+      for (let i = 0; i < 3; i++) {
+        expect((await login(limited, email, `wrong ${i}`, `198.51.100.${90 + i}`)).statusCode).toBe(
+          401,
+        );
+      }
+      expectTooMany(await login(limited, email, PASSWORD, '198.51.100.99'));
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('refresh with a leaked access token (e2e)', () => {
+  let target: TestApp;
+
+  beforeAll(async () => {
+    target = await startApp({
+      TRUST_PROXY: 'true',
+      RATE_LIMIT_REFRESH_PER_SESSION: '3',
+      RATE_LIMIT_REFRESH_PER_IP: '10',
+    });
+  });
+
+  afterAll(() => target.close());
+
+  /** A refresh naming `sessionId` (readable in any of its access tokens) with a made-up secret. */
+  const bogusRefresh = (sessionId: string, ip: string) =>
+    target.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      headers: {
+        'x-forwarded-for': ip,
+        cookie: `__Secure-Fpa-Refresh=${sessionId}.${randomBytes(32).toString('base64url')}`,
+      },
+    });
+
+  it("does not spend the victim's per-session counter, whatever the count", async () => {
+    const victim = await signedInClient(target, uniqueEmail(), PASSWORD, {
+      'x-forwarded-for': '198.51.100.5',
+    });
+    const sessionId = victim.sessionId as string;
+    // Twice the per-session limit, from as many addresses as it takes to stay under each one's.
+    for (let i = 0; i < 6; i++) {
+      expect((await bogusRefresh(sessionId, `203.0.113.${100 + (i % 2)}`)).statusCode).toBe(401);
+    }
+    for (let i = 0; i < 3; i++) expect((await victim.refresh()).statusCode).toBe(200);
+    expect((await victim.get('/auth/me')).statusCode).toBe(200);
+  });
+
+  it("limits the attacker's address, and only that address", async () => {
+    const victim = await signedInClient(target, uniqueEmail(), PASSWORD, {
+      'x-forwarded-for': '198.51.100.6',
+    });
+    const sessionId = victim.sessionId as string;
+    for (let i = 0; i < 10; i++) {
+      expect((await bogusRefresh(sessionId, '203.0.113.150')).statusCode).toBe(401);
+    }
+    expectTooMany(await bogusRefresh(sessionId, '203.0.113.150'));
+    expect((await victim.refresh()).statusCode).toBe(200);
+  });
+
+  it('limits the owner past the per-session limit with the valid credential: 429 RATE_LIMITED', async () => {
+    const owner = await signedInClient(target, uniqueEmail(), PASSWORD);
+    for (let i = 0; i < 3; i++) {
+      owner.headers['x-forwarded-for'] = `198.51.100.${110 + i}`;
+      expect((await owner.refresh()).statusCode).toBe(200);
+    }
+    owner.headers['x-forwarded-for'] = '198.51.100.120';
+    expectTooMany(await owner.refresh());
+    // Refused before rotating: the current token and refresh cookie are still the live ones.
+    expect((await owner.get('/auth/me')).statusCode).toBe(200);
   });
 });
 

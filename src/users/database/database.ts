@@ -20,6 +20,9 @@ type DefaultedTimestamp = ColumnType<string | Date, string | undefined, string>;
 export interface UsersTable {
   id: string;
   email: string;
+  /** `emailSkeleton(email)`, unique; null only on rows from before it existed that could not be
+   *  normalised without colliding (see `normaliseStoredEmails`). */
+  email_skeleton: string | null;
   display_name: string | null;
   password_hash: string;
   created_at: Timestamp;

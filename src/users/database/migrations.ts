@@ -1,6 +1,7 @@
-import { Kysely, Migration, MigrationProvider, Migrator, sql } from 'kysely';
+import { Kysely, Migration, MigrationProvider, MigrationResultSet, Migrator, sql } from 'kysely';
 import { classifyStoreFailure } from '../../common/store-failure';
 import { DatabaseKind } from './database';
+import { normaliseStoredEmails } from './stored-emails';
 
 /** Schema changes, in order. Never edit one that has shipped; add the next. */
 function migrations(kind: DatabaseKind): Record<string, Migration> {
@@ -20,6 +21,27 @@ function migrations(kind: DatabaseKind): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_email_skeleton': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('users').addColumn('email_skeleton', 'text').execute();
+        // Unique, so lookalike emails cannot both register; NULL (rows left unnormalised) is
+        // never equal to anything, on SQLite and PostgreSQL alike.
+        await db.schema
+          .createIndex('users_email_skeleton_key')
+          .unique()
+          .on('users')
+          .column('email_skeleton')
+          .execute();
+        // Finds the rows left unnormalised at every start without scanning the table.
+        await db.schema
+          .createIndex('users_email_unnormalised')
+          .on('users')
+          .column('id')
+          .where(sql.ref('email_skeleton'), 'is', null)
+          .execute();
+        await normaliseStoredEmails(db);
+      },
+    },
   };
 }
 
@@ -34,8 +56,27 @@ class InCodeMigrationProvider implements MigrationProvider {
 /** Brings the schema up to date; throws with the failing migration's error. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the migrator works on any schema
 export async function migrateToLatest(db: Kysely<any>, kind: DatabaseKind): Promise<void> {
+  await migrate(db, kind, (migrator) => migrator.migrateToLatest());
+}
+
+/** Brings the schema up to (and including) the named migration: a database as an older release left it. */
+export async function migrateTo(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the migrator works on any schema
+  db: Kysely<any>,
+  kind: DatabaseKind,
+  name: string,
+): Promise<void> {
+  await migrate(db, kind, (migrator) => migrator.migrateTo(name));
+}
+
+async function migrate(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the migrator works on any schema
+  db: Kysely<any>,
+  kind: DatabaseKind,
+  run: (migrator: Migrator) => Promise<MigrationResultSet>,
+): Promise<void> {
   const migrator = new Migrator({ db, provider: new InCodeMigrationProvider(kind) });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await run(migrator);
   const failed = results?.find((result) => result.status === 'Error');
   if (error) {
     // The reason and code only: the driver's message can name the database host and user.
