@@ -101,17 +101,25 @@ describeWithPostgres('users on PostgreSQL (e2e)', (serverUrl) => {
     expect((await new TestClient(first).register(email, PASSWORD)).statusCode).toBe(201);
   });
 
-  it.each([
-    ['an email with a NUL character', 'nul\u0000@example.com'],
-    ['an email that is no email at all', '%'],
-  ])('answers a login with %s as any unknown email: 401', async (_, email) => {
+  it('answers a login with an email that is no email at all as any unknown email: 401', async () => {
     const response = await first.inject({
       method: 'POST',
       url: '/auth/login',
-      payload: { email, password: PASSWORD },
+      payload: { email: '%', password: PASSWORD },
     });
     expect(response.statusCode).toBe(401);
     expect(response.json()).toMatchObject({ message: 'Invalid email or password' });
+  });
+
+  it('refuses a login with an email holding a NUL character before any query: 400 naming it', async () => {
+    const response = await first.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email: 'nul\u0000@example.com', password: PASSWORD },
+    });
+    // No account can have such an email (the rules refuse it), so saying so reveals nothing.
+    expect(response.statusCode).toBe(400);
+    expect(JSON.stringify(response.json().message)).toContain('U+0000');
   });
 
   it('reports the database as ready', async () => {
