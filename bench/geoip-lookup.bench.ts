@@ -5,7 +5,7 @@
  * and private addresses, and how many distinct location objects a million lookups produce.
  */
 import { performance } from 'node:perf_hooks';
-import { createGeoLocator } from '../src/geoip/geoip.module';
+import { createGeoLocator } from '../src/geoip/geo-locator.factory';
 import { publicAddress } from '../src/geoip/ip-address';
 
 const SAMPLES = 200_000;
@@ -42,7 +42,7 @@ const ipv6 = addresses(
 const privateOnes = Array.from({ length: SAMPLES }, () => `10.${octet()}.${octet()}.${octet()}`);
 
 let started = performance.now();
-const geo = createGeoLocator({ GEOIP: true, GEOIP_DB_PATH: undefined });
+const geo = createGeoLocator({ geoip: true, geoipDbPath: undefined });
 const openMs = performance.now() - started;
 
 function measure(name: string, list: string[]): void {

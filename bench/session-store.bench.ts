@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { getHeapSnapshot } from 'node:v8';
-import { safeEqual } from '../src/auth/fingerprint.service';
+import { safeEqual } from '../src/common/hashes';
 import { SystemClock } from '../src/common/clock';
 import {
   ESTIMATED_BYTES_PER_SESSION,
   InMemorySessionRepository,
-} from '../src/sessions/in-memory-session.repository';
+} from '../src/sessions/stores/memory/in-memory-session.repository';
 import { NewSession, SessionPolicy } from '../src/sessions/session';
 import { SessionFixtures } from './lib/session-fixtures';
 import { blackhole, median } from './lib/stats';

@@ -1,50 +1,64 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
-import { AuthModule } from './auth/auth.module';
-import { Clock } from './common/clock';
-import { CommonModule } from './common/common.module';
-import { DomainExceptionFilter } from './common/exception.filter';
+import { TerminusModule } from '@nestjs/terminus';
 import { SigningKeys } from './auth/signing-keys';
-import { configModule, Env, JwtSecrets, JwtSecretsModule } from './config';
+import type { Clock } from './common/clock';
+import { moduleOptions, ServiceConfig } from './config';
 import { StartupReport } from './config/startup-report';
-import { GeoIpModule } from './geoip/geoip.module';
-import { HealthModule } from './health/health.module';
-import { ObservabilityModule } from './observability/observability.module';
-import { SessionsModule } from './sessions/sessions.module';
-import { UsersModule } from './users/users.module';
+import { FingerprintAuthModule } from './fingerprint-auth.module';
+import type { GeoLocator } from './geoip/geo-locator';
+import { HealthController } from './health/health.controller';
+import { ShutdownState } from './health/shutdown-state';
+import { DomainExceptionFilter } from './http/exception.filter';
+import { MetricsController } from './observability/metrics.controller';
+import { MetricsListener } from './observability/metrics.listener';
+import { JwtSecrets, resolveJwtSecrets } from './options/jwt-secrets';
 
 export interface AppOptions {
+  /** The time source (tests). */
   clock?: Clock;
+  /** The signing keys main.ts resolved already (so a bad key file is reported without a stack). */
+  secrets?: JwtSecrets;
+  /** The locator main.ts opened already (likewise). */
+  geoLocator?: GeoLocator;
 }
 
+/**
+ * The standalone service: Fingerprint Auth's module, guarding every route (`@Public()` opts out),
+ * plus what only the service has: probes, /metrics (or its own port), the shutdown state the
+ * probes report, the start-up report and one error shape for every answer, unknown paths too.
+ */
 @Module({})
 export class AppModule {
-  /** The whole service for one validated environment (see `validateEnv`); tests may pass a clock. */
-  static forRoot(env: Env, options: AppOptions = {}): DynamicModule {
+  static forRoot(config: ServiceConfig, options: AppOptions = {}): DynamicModule {
+    const secrets = options.secrets ?? resolveJwtSecrets(config, 'env');
     return {
       module: AppModule,
       imports: [
-        configModule(env),
-        // Reads (or, on a first quick start, generates) the signing keys: a bad JWT_SECRET_FILE
-        // stops start-up here, before anything listens.
-        JwtSecretsModule.forRoot(env),
-        CommonModule.forRoot(options.clock),
-        ObservabilityModule.forRoot(env),
+        FingerprintAuthModule.forRoot({
+          ...moduleOptions(config),
+          ...(options.clock ? { clock: options.clock } : {}),
+          ...(options.geoLocator ? { geoLocator: options.geoLocator } : {}),
+          globalGuard: true,
+        }),
         ScheduleModule.forRoot(),
-        GeoIpModule.forRoot(env),
-        UsersModule,
-        SessionsModule,
-        AuthModule,
-        HealthModule,
+        TerminusModule.forRoot({ errorLogStyle: 'pretty', logger: false }),
+      ],
+      controllers: [
+        HealthController,
+        ...(config.metricsPort === undefined ? [MetricsController] : []),
       ],
       providers: [
+        { provide: ServiceConfig, useValue: config },
+        ShutdownState,
+        MetricsListener,
         { provide: APP_FILTER, useClass: DomainExceptionFilter },
         {
           provide: StartupReport,
-          inject: [JwtSecrets, SigningKeys],
-          useFactory: (secrets: JwtSecrets, keys: SigningKeys) =>
-            new StartupReport(env, {
+          inject: [SigningKeys],
+          useFactory: (keys: SigningKeys) =>
+            new StartupReport(config, {
               origin: secrets.origin,
               keyId: keys.current.kid,
               previousKeys: keys.verificationKeys().length - 1,

@@ -119,7 +119,7 @@ describe('session location (e2e, GEOIP on, embedded database)', () => {
     expect(await newCountryAlerts(home)).toEqual([{ sessionId: abroad.sessionId, country: 'NL' }]);
 
     // Home keeps its session alive by refreshing; the one abroad goes idle past SESSION_IDLE_TTL.
-    const idle = target.env.SESSION_IDLE_TTL * 1000;
+    const idle = target.config.sessionIdleTtl * 1000;
     target.clock.advance(idle * 0.6);
     expect((await home.refresh()).statusCode).toBe(200);
     target.clock.advance(idle * 0.6);

@@ -1,4 +1,4 @@
-import { InMemorySessionRepository } from '../src/sessions/in-memory-session.repository';
+import { InMemorySessionRepository } from '../src/sessions/stores/memory/in-memory-session.repository';
 import { sessionRepositoryContract } from './contracts/session-repository.contract';
 
 sessionRepositoryContract(

@@ -1,4 +1,4 @@
-import { ERROR_CODES } from '../src/common/error-response.dto';
+import { ERROR_CODES } from '../src/http/error-response.dto';
 import { startApp, TestApp } from './support/app';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];

@@ -1,6 +1,6 @@
 import { Cluster } from 'ioredis';
 import { createRedisClient, RedisClient, waitUntilReady } from '../src/redis/redis-client';
-import { RedisSessionRepository } from '../src/sessions/redis-session.repository';
+import { RedisSessionRepository } from '../src/sessions/stores/redis/redis-session.repository';
 import { newSessionId, userShard } from '../src/sessions/session-id';
 import { FakeClock } from '../src/common/clock';
 import {

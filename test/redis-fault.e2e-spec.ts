@@ -3,7 +3,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { FakeClock } from '../src/common/clock';
 import { StoreUnavailableError } from '../src/common/errors';
 import { createRedisClient, waitUntilReady } from '../src/redis/redis-client';
-import { RedisSessionRepository } from '../src/sessions/redis-session.repository';
+import { RedisSessionRepository } from '../src/sessions/stores/redis/redis-session.repository';
 import { newSessionId } from '../src/sessions/session-id';
 import { startApp, TEST_SECRET, TestApp } from './support/app';
 import { signedInClient, TestClient } from './support/client';

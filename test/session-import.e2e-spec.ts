@@ -79,7 +79,12 @@ describeWithRedis('session snapshot import into Redis (e2e, real processes)', (r
       expect(await memory.stop('SIGTERM')).toBe(0);
     }
 
-    const env = { PATH: process.env.PATH ?? '', REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix };
+    const env = {
+      PATH: process.env.PATH ?? '',
+      SESSION_STORE: 'redis',
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: prefix,
+    };
     const imported = await run(process.execPath, [IMPORT, snapshot], { env });
     expect(imported.stderr).toContain('2 imported, 0 already present');
     // Running it again changes nothing.
@@ -132,11 +137,24 @@ describeWithRedis('session snapshot import into Redis (e2e, real processes)', (r
     }
   });
 
+  it('refuses to run without a shared store to load into (SESSION_STORE=memory)', async () => {
+    const env = { PATH: process.env.PATH ?? '', REDIS_URL: redisUrl };
+    await expect(run(process.execPath, [IMPORT, join(dir, 'any')], { env })).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('SESSION_STORE=memory keeps sessions in the service process'),
+    });
+  });
+
   it('refuses a file that is not a snapshot and writes nothing', async () => {
     const before = (await redis.keys(`${prefix}*`)).length;
     const bogus = join(dir, 'not-a-snapshot');
     writeFileSync(bogus, '{"format":"something-else"}\n');
-    const env = { PATH: process.env.PATH ?? '', REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix };
+    const env = {
+      PATH: process.env.PATH ?? '',
+      SESSION_STORE: 'redis',
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: prefix,
+    };
     await expect(run(process.execPath, [IMPORT, bogus], { env })).rejects.toMatchObject({
       code: 1,
       stderr: expect.stringContaining('not a fingerprint-auth-sessions file'),

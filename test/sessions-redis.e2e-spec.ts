@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createRedisClient, RedisClient, waitUntilReady } from '../src/redis/redis-client';
-import { REDIS_CLIENT } from '../src/redis/redis.module';
+import { REDIS_CLIENT } from '../src/redis/redis-connection';
 import { startApp, TestApp } from './support/app';
 import { signedInClient, TestClient } from './support/client';
 import { deleteKeysWithPrefix, randomKeyPrefix } from './support/redis';

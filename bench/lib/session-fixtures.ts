@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { GeoLocation, NewSession } from '../../src/sessions/session';
+import type { GeoLocation } from '../../src/geoip/geo-location';
+import { NewSession } from '../../src/sessions/session';
 import { newSessionId } from '../../src/sessions/session-id';
 
 /** A handful of real-world user agents: most sessions share one of a few browsers. */

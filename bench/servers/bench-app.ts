@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { monitorEventLoopDelay, IntervalHistogram } from 'node:perf_hooks';
-import { createApp } from '../../src/bootstrap';
+import { createApp } from '../../src/http/bootstrap';
 import { validateEnv } from '../../src/config';
 import { SessionCleanupJob } from '../../src/sessions/session-cleanup.job';
 import { SessionRepository } from '../../src/sessions/session.repository';
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     },
     () => app.close(),
   );
-  reportReady(config.port, { sessionStore: env.SESSION_STORE });
+  reportReady(config.port, { sessionStore: env.sessionStore });
 }
 
 main().catch(reportFailure);

@@ -1,6 +1,7 @@
 import {
   Controller,
   DynamicModule,
+  ExecutionContext,
   Get,
   Injectable,
   Module,
@@ -8,22 +9,22 @@ import {
   UnauthorizedException,
   UseGuards,
 } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { ModuleRef } from '@nestjs/core';
 import { AuthGuard, PassportStrategy } from '@nestjs/passport';
-import type { FastifyRequest } from 'fastify';
+import passport from 'passport';
 import { Strategy } from 'passport-jwt';
 import { AppModule, AppOptions } from '../../src/app.module';
-import { AuthModule } from '../../src/auth/auth.module';
 import { AuthenticatedUser, CurrentUser } from '../../src/auth/current-session.decorator';
-import { AuthRejection } from '../../src/auth/auth-rejection';
-import { FingerprintService, safeEqual } from '../../src/auth/fingerprint.service';
-import { CompleteToken, jwtStrategyOptions, readClaims } from '../../src/auth/jwt.strategy';
+import { CompleteToken, JwtStrategy, jwtStrategyOptions } from '../../src/auth/jwt.strategy';
 import { Public } from '../../src/auth/public.decorator';
 import { SigningKeys } from '../../src/auth/signing-keys';
-import { clientOf } from '../../src/common/client';
-import { Env } from '../../src/config';
+import { Clock } from '../../src/common/clock';
+import { ServiceConfig } from '../../src/config';
+import { clientOf, type HttpRequestLike } from '../../src/http/client';
+import { SecurityEvents } from '../../src/observability/security-events';
+import { FingerprintAuthConfig } from '../../src/options/fingerprint-auth-config';
 import { SessionRepository } from '../../src/sessions/session.repository';
-import { SessionsModule } from '../../src/sessions/sessions.module';
+import { SessionsService } from '../../src/sessions/sessions.service';
 
 /** Same shape and length as a real `{ id: <uuid>, sessionId: <22 chars> }` body. */
 export const UNGUARDED_BODY = {
@@ -45,146 +46,134 @@ export const STEPS = {
   touch: 'bench-step-touch',
 } as const;
 
-type Claims = ReturnType<typeof readClaims>;
+/**
+ * One step of the guard: passport-jwt with the service's own options (pinned HS256, KeyObject
+ * secret, `complete: true`, the key picked by `kid`), then the first steps of the real strategy's
+ * `validate` (see `JwtStrategy`): its very methods, on the app's own instance.
+ */
+function stepStrategy(
+  name: string,
+  steps: (
+    real: JwtStrategy,
+    request: HttpRequestLike,
+    token: CompleteToken,
+  ) => Promise<StepPrincipal>,
+) {
+  @Injectable()
+  class StepStrategy extends PassportStrategy(Strategy, name) {
+    constructor(
+      config: FingerprintAuthConfig,
+      keys: SigningKeys,
+      private readonly real: JwtStrategy,
+    ) {
+      super(jwtStrategyOptions(config, keys));
+    }
 
-/** The claim checks of the real strategy: the system clock and ACCESS_TOKEN_TTL. */
-class ClaimReader {
-  private readonly maxLifetime: number;
+    /** Registered with a passport of its own; the step guard hands this instance over. */
+    getPassportInstance(): passport.Authenticator {
+      return new passport.Passport();
+    }
 
-  constructor(config: ConfigService<Env, true>) {
-    this.maxLifetime = config.get('ACCESS_TOKEN_TTL', { infer: true });
+    validate(request: HttpRequestLike, token: CompleteToken): Promise<StepPrincipal> {
+      return steps(this.real, request, token);
+    }
   }
-
-  read(token: CompleteToken): Claims {
-    return readClaims(token, {
-      now: Math.floor(Date.now() / 1000),
-      maxLifetime: this.maxLifetime,
-    });
-  }
+  return StepStrategy;
 }
 
-/** Step 2's check (and every later step's): the cookie's SHA-256 against `fgp`, in constant time. */
-function checkFingerprint(
-  fingerprints: FingerprintService,
-  request: FastifyRequest,
-  claims: Claims,
-): void {
-  if (!fingerprints.matches(request.cookies?.[fingerprints.cookieName], claims.fgp)) {
-    throw new AuthRejection('fingerprint_mismatch');
-  }
-}
-
-/** Step 3's check (and step 4's): the session exists, is the user's and holds the same hash. */
-async function findSession(sessions: SessionRepository, claims: Claims) {
-  const session = await sessions.findById(claims.sid);
-  if (
-    !session ||
-    session.userId !== claims.sub ||
-    !safeEqual(session.fingerprintHash, claims.fgp)
-  ) {
-    throw new AuthRejection('session_mismatch');
-  }
-  return session;
-}
-
-/** Step 1: signature, `exp`, `iss` and the claims' shape; nothing else. */
-@Injectable()
-class JwtOnlyStrategy extends PassportStrategy(Strategy, STEPS.jwt) {
-  private readonly claims: ClaimReader;
-
-  constructor(config: ConfigService<Env, true>, keys: SigningKeys) {
-    super(jwtStrategyOptions(config, keys));
-    this.claims = new ClaimReader(config);
-  }
-
-  async validate(_request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
-    const claims = this.claims.read(token);
-    return { userId: claims.sub, sessionId: claims.sid };
-  }
-}
+/** Step 1: signature, `exp`, `iss` and the claims' shape and times; nothing else. */
+const JwtOnlyStrategy = stepStrategy(STEPS.jwt, async (real, request, token) => {
+  const claims = real.claimsOf(request, token);
+  return { userId: claims.sub, sessionId: claims.sid };
+});
 
 /** Step 2: + the fingerprint cookie's SHA-256 against `fgp`, in constant time. */
-@Injectable()
-class FingerprintStepStrategy extends PassportStrategy(Strategy, STEPS.fingerprint) {
-  private readonly claims: ClaimReader;
+const FingerprintStepStrategy = stepStrategy(STEPS.fingerprint, async (real, request, token) => {
+  const claims = real.claimsOf(request, token);
+  real.checkFingerprint(request, claims);
+  return { userId: claims.sub, sessionId: claims.sid };
+});
 
-  constructor(
-    config: ConfigService<Env, true>,
-    keys: SigningKeys,
-    private readonly fingerprints: FingerprintService,
-  ) {
-    super(jwtStrategyOptions(config, keys));
-    this.claims = new ClaimReader(config);
-  }
+/** Step 3: + the session lookup and its checks, activity written as configured (throttled). */
+const SessionStepStrategy = stepStrategy(STEPS.session, async (real, request, token) => {
+  const claims = real.claimsOf(request, token);
+  real.checkFingerprint(request, claims);
+  const session = await real.sessionOf(request, claims);
+  return { userId: session.userId, sessionId: session.id };
+});
 
-  async validate(request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
-    const claims = this.claims.read(token);
-    checkFingerprint(this.fingerprints, request, claims);
-    return { userId: claims.sub, sessionId: claims.sid };
-  }
-}
-
-/** Step 3: + the session lookup and its checks (no activity write). */
-@Injectable()
-class SessionStepStrategy extends PassportStrategy(Strategy, STEPS.session) {
-  private readonly claims: ClaimReader;
-
-  constructor(
-    config: ConfigService<Env, true>,
-    keys: SigningKeys,
-    private readonly fingerprints: FingerprintService,
-    private readonly sessions: SessionRepository,
-  ) {
-    super(jwtStrategyOptions(config, keys));
-    this.claims = new ClaimReader(config);
-  }
-
-  async validate(request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
-    const claims = this.claims.read(token);
-    checkFingerprint(this.fingerprints, request, claims);
-    const session = await findSession(this.sessions, claims);
-    return { userId: session.userId, sessionId: session.id };
-  }
-}
-
-/** Step 4: + a last-activity write on every request (what SESSION_ACTIVITY_INTERVAL=0 does). */
+/**
+ * Step 4: step 3 with a last-activity write on every request (what SESSION_ACTIVITY_INTERVAL=0
+ * does): the real `SessionsService` on the app's own store, with the interval at 0.
+ */
 @Injectable()
 class TouchStepStrategy extends PassportStrategy(Strategy, STEPS.touch) {
-  private readonly claims: ClaimReader;
+  private readonly everyRequest: SessionsService;
 
   constructor(
-    config: ConfigService<Env, true>,
+    config: FingerprintAuthConfig,
     keys: SigningKeys,
-    private readonly fingerprints: FingerprintService,
-    private readonly sessions: SessionRepository,
+    private readonly real: JwtStrategy,
+    moduleRef: ModuleRef,
   ) {
     super(jwtStrategyOptions(config, keys));
-    this.claims = new ClaimReader(config);
+    const store = moduleRef.get(SessionRepository, { strict: false });
+    this.everyRequest = new SessionsService(
+      store,
+      moduleRef.get(SecurityEvents, { strict: false }),
+      moduleRef.get(Clock, { strict: false }),
+      Object.assign(Object.create(config) as FingerprintAuthConfig, { sessionActivityInterval: 0 }),
+    );
   }
 
-  async validate(request: FastifyRequest, token: CompleteToken): Promise<StepPrincipal> {
-    const claims = this.claims.read(token);
-    checkFingerprint(this.fingerprints, request, claims);
-    const session = await findSession(this.sessions, claims);
-    const client = clientOf(request);
-    await this.sessions.touch(session.id, client.ipAddress, client.userAgent);
+  getPassportInstance(): passport.Authenticator {
+    return new passport.Passport();
+  }
+
+  async validate(request: HttpRequestLike, token: CompleteToken): Promise<StepPrincipal> {
+    const claims = this.real.claimsOf(request, token);
+    this.real.checkFingerprint(request, claims);
+    const session = await this.everyRequest.authenticate(claims, clientOf(request));
+    if (typeof session === 'string') throw new UnauthorizedException();
     return { userId: session.userId, sessionId: session.id };
   }
 }
 
-/** Passport's guard for one step, failing with a 401 as the real guard does (not a 500). */
-function stepGuard(strategy: string) {
-  class StepGuard extends AuthGuard(strategy) {
-    override handleRequest<T>(err: unknown, user: T): T {
-      if (err || !user) throw new UnauthorizedException();
-      return user;
+/**
+ * @nestjs/passport's guard for one step, failing with a 401 as the real guard does (not a 500),
+ * running the step's strategy instance as the real guard runs its own (a per-request copy handed
+ * to passport, never a lookup in passport's global registry).
+ */
+function stepGuard(strategy: ReturnType<typeof stepStrategy> | typeof TouchStepStrategy) {
+  @Injectable()
+  class StepGuard extends AuthGuard('bench-step') {
+    private instance?: object;
+
+    constructor(private readonly moduleRef: ModuleRef) {
+      super();
+    }
+
+    override async canActivate(context: ExecutionContext): Promise<boolean> {
+      const http = context.switchToHttp();
+      const request = http.getRequest<HttpRequestLike & { user?: StepPrincipal }>();
+      this.instance ??= this.moduleRef.get(strategy, { strict: false });
+      const instance = this.instance;
+      request.user = await new Promise<StepPrincipal>((resolve, reject) =>
+        passport.authenticate(
+          Object.create(instance) as passport.Strategy,
+          { session: false },
+          (err: unknown, user: StepPrincipal | false) =>
+            err || !user ? reject(new UnauthorizedException()) : resolve(user),
+        )(request, http.getResponse(), reject),
+      );
+      return true;
     }
   }
   return StepGuard;
 }
 
-const stepBody = (request: FastifyRequest) => {
-  const principal = (request as FastifyRequest & { user: StepPrincipal }).user;
+const stepBody = (request: HttpRequestLike) => {
+  const principal = (request as HttpRequestLike & { user: StepPrincipal }).user;
   return { id: principal.userId, sessionId: principal.sessionId };
 };
 
@@ -198,37 +187,37 @@ class BenchController {
     return UNGUARDED_BODY;
   }
 
-  /** The real global guard; the body comes from the principal (no user-database query). */
+  /** The real global guard; the body comes from the principal (the user from its cache). */
   @Get('me')
   me(@CurrentUser() user: AuthenticatedUser) {
     return { id: user.id, sessionId: user.sessionId };
   }
 
   @Public()
-  @UseGuards(stepGuard(STEPS.jwt))
+  @UseGuards(stepGuard(JwtOnlyStrategy))
   @Get('step/jwt')
-  jwtOnly(@Req() request: FastifyRequest) {
+  jwtOnly(@Req() request: HttpRequestLike) {
     return stepBody(request);
   }
 
   @Public()
-  @UseGuards(stepGuard(STEPS.fingerprint))
+  @UseGuards(stepGuard(FingerprintStepStrategy))
   @Get('step/fingerprint')
-  fingerprint(@Req() request: FastifyRequest) {
+  fingerprint(@Req() request: HttpRequestLike) {
     return stepBody(request);
   }
 
   @Public()
-  @UseGuards(stepGuard(STEPS.session))
+  @UseGuards(stepGuard(SessionStepStrategy))
   @Get('step/session')
-  session(@Req() request: FastifyRequest) {
+  session(@Req() request: HttpRequestLike) {
     return stepBody(request);
   }
 
   @Public()
-  @UseGuards(stepGuard(STEPS.touch))
+  @UseGuards(stepGuard(TouchStepStrategy))
   @Get('step/touch')
-  touch(@Req() request: FastifyRequest) {
+  touch(@Req() request: HttpRequestLike) {
     return stepBody(request);
   }
 }
@@ -236,11 +225,11 @@ class BenchController {
 /** The whole service (`AppModule.forRoot`) plus the bench routes above. */
 @Module({})
 export class BenchModule {
-  static forRoot(env: Env, options: AppOptions): DynamicModule {
+  static forRoot(config: ServiceConfig, options: AppOptions): DynamicModule {
     return {
       module: BenchModule,
-      // AuthModule and SessionsModule again only to reach their exports; Nest reuses the instances.
-      imports: [AppModule.forRoot(env, options), AuthModule, SessionsModule],
+      // The library module is global: its exports (the strategy, the keys, the config) reach here.
+      imports: [AppModule.forRoot(config, options)],
       controllers: [BenchController],
       providers: [JwtOnlyStrategy, FingerprintStepStrategy, SessionStepStrategy, TouchStepStrategy],
     };

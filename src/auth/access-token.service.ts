@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { JwtService } from '@nestjs/jwt';
-import { Env } from '../config';
+import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { SigningKeys } from './signing-keys';
 
 export const JWT_ALGORITHM = 'HS256';
@@ -17,16 +16,27 @@ export interface AccessTokenClaims {
   aud?: string | string[];
 }
 
+/** Signs access tokens: HS256 with the current key, named by `kid`, for `accessTokenTtl`. */
 @Injectable()
 export class AccessTokenService {
   readonly ttl: number;
+  private readonly jwt: JwtService;
 
   constructor(
-    private readonly jwt: JwtService,
     private readonly keys: SigningKeys,
-    config: ConfigService<Env, true>,
+    config: FingerprintAuthConfig,
   ) {
-    this.ttl = config.get('ACCESS_TOKEN_TTL', { infer: true });
+    this.ttl = config.accessTokenTtl;
+    // @nestjs/jwt's service, built here rather than through JwtModule: its options are this
+    // module instance's, and nothing is registered in the host app.
+    this.jwt = new JwtService({
+      signOptions: {
+        algorithm: JWT_ALGORITHM,
+        expiresIn: config.accessTokenTtl,
+        issuer: config.jwtIssuer,
+        ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+      },
+    });
   }
 
   /** Signs a token for the session with the current key (named by `kid`); the caller has stored the session already. */

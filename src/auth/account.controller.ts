@@ -1,15 +1,18 @@
 import { Body, Controller, Delete, HttpCode, HttpStatus, Req, Res } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, ApiGuarded, ApiJsonBody } from '../common/api-docs';
-import { clientOf } from '../common/client';
+import { ApiError, ApiGuarded, ApiJsonBody } from '../http/api-docs';
+import { clientOf, HttpRequestLike } from '../http/client';
+import { LibraryRoutes } from '../http/library-routes';
 import { AuthCookiesService } from './auth-cookies.service';
 import { RateLimited } from './auth-rate-limit.guard';
 import { AuthService } from './auth.service';
 import { AuthenticatedUser, CurrentUser } from './current-session.decorator';
 import { DeleteAccountDto } from './dto/credentials.dto';
+import { FingerprintAuthGuard } from './fingerprint-auth.guard';
 
+/** Deleting the account (off with `routes: { account: false }`). */
 @ApiTags('account')
+@LibraryRoutes(FingerprintAuthGuard)
 @Controller('account')
 export class AccountController {
   constructor(
@@ -39,10 +42,10 @@ export class AccountController {
   async delete(
     @CurrentUser() user: AuthenticatedUser,
     @Body() body: DeleteAccountDto,
-    @Req() request: FastifyRequest,
-    @Res({ passthrough: true }) reply: FastifyReply,
+    @Req() request: HttpRequestLike,
+    @Res({ passthrough: true }) response: unknown,
   ): Promise<void> {
     await this.auth.deleteAccount(user.id, body.password, clientOf(request));
-    this.cookies.clear(reply);
+    this.cookies.clear(response);
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { CookieWriter } from '../http/cookies';
 import { FingerprintService } from './fingerprint.service';
 import { RefreshCredential, RefreshCredentialService } from './refresh-credential.service';
 
@@ -9,19 +9,22 @@ export class AuthCookiesService {
   constructor(
     private readonly fingerprints: FingerprintService,
     private readonly refreshCredentials: RefreshCredentialService,
+    private readonly cookies: CookieWriter,
   ) {}
 
   /** Sets the cookies a login or refresh issued; null leaves that cookie as it is. */
-  set(reply: FastifyReply, fingerprint: string | null, refresh: RefreshCredential | null): void {
+  set(response: unknown, fingerprint: string | null, refresh: RefreshCredential | null): void {
     if (fingerprint !== null) {
-      void reply.setCookie(
+      this.cookies.set(
+        response,
         this.fingerprints.cookieName,
         fingerprint,
         this.fingerprints.cookieOptions(),
       );
     }
     if (refresh !== null) {
-      void reply.setCookie(
+      this.cookies.set(
+        response,
         this.refreshCredentials.cookieName,
         refresh.value,
         this.refreshCredentials.cookieOptions(),
@@ -30,9 +33,14 @@ export class AuthCookiesService {
   }
 
   /** Clears both cookies: the session they belonged to has ended. */
-  clear(reply: FastifyReply): void {
-    void reply.clearCookie(this.fingerprints.cookieName, this.fingerprints.clearCookieOptions());
-    void reply.clearCookie(
+  clear(response: unknown): void {
+    this.cookies.clear(
+      response,
+      this.fingerprints.cookieName,
+      this.fingerprints.clearCookieOptions(),
+    );
+    this.cookies.clear(
+      response,
       this.refreshCredentials.cookieName,
       this.refreshCredentials.clearCookieOptions(),
     );

@@ -10,7 +10,9 @@ export type RejectionReason =
   | 'missing_fingerprint'
   | 'fingerprint_mismatch'
   | 'session_not_found'
-  | 'session_mismatch';
+  | 'session_mismatch'
+  /** The session is valid but its user no longer exists (deleted on another instance, or outside the service). */
+  | 'user_not_found';
 
 export class AuthRejection extends Error {
   constructor(readonly reason: RejectionReason) {
@@ -18,3 +20,7 @@ export class AuthRejection extends Error {
     this.name = 'AuthRejection';
   }
 }
+
+/** How a login attempt ended (logs and the `fpa_logins_total` metric). */
+export type LoginResult =
+  'success' | 'invalid_credentials' | 'session_limit' | 'store_full' | 'store_unavailable';

@@ -1,35 +1,34 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import {
-  ApiCreatedResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, ApiGuarded, ApiJsonBody, ApiNoBody, REFRESH_SCHEME } from '../common/api-docs';
-import { clientOf } from '../common/client';
+import { ApiError, ApiGuarded, ApiJsonBody, ApiNoBody, REFRESH_SCHEME } from '../http/api-docs';
+import { clientOf, HttpRequestLike } from '../http/client';
+import { requestCookie } from '../http/cookies';
+import { LibraryRoutes } from '../http/library-routes';
 import { RateLimiter } from '../rate-limit/rate-limiter';
 import { RateLimited } from './auth-rate-limit.guard';
 import { AuthService, IssuedTokens, sessionExpiresAtIso } from './auth.service';
 import { AuthenticatedUser, CurrentUser } from './current-session.decorator';
-import {
-  MeResponseDto,
-  RevokedResponseDto,
-  TokenResponseDto,
-  UserResponseDto,
-} from './dto/auth-responses.dto';
+import { MeResponseDto, TokenResponseDto } from './dto/auth-responses.dto';
 import { AuthCookiesService } from './auth-cookies.service';
-import { ChangePasswordDto, LoginDto, RegisterDto } from './dto/credentials.dto';
+import { LoginDto } from './dto/credentials.dto';
+import { FingerprintAuthGuard } from './fingerprint-auth.guard';
 import { Public } from './public.decorator';
 import { RefreshCredentialService } from './refresh-credential.service';
 
 const TOKEN_COOKIES =
   'Sets the fingerprint cookie (HttpOnly, SameSite=Strict) and the refresh cookie (HttpOnly, Path=/auth/refresh)';
-const USERS_UNAVAILABLE = 'The user database is unavailable';
+export const USERS_UNAVAILABLE = 'The user database is unavailable';
 
+/** Log in, refresh, log out, who am I. */
 @ApiTags('auth')
+@LibraryRoutes(FingerprintAuthGuard)
 @Controller('auth')
 export class AuthController {
   constructor(
@@ -37,21 +36,8 @@ export class AuthController {
     private readonly cookies: AuthCookiesService,
     private readonly refreshCredentials: RefreshCredentialService,
     private readonly rateLimiter: RateLimiter,
+    private readonly adapterHost: HttpAdapterHost,
   ) {}
-
-  @Public()
-  @RateLimited('register')
-  @Post('register')
-  @ApiOperation({ summary: 'Create an account' })
-  @ApiCreatedResponse({ type: UserResponseDto, description: 'Account created' })
-  @ApiJsonBody()
-  @ApiError(HttpStatus.CONFLICT, 'Email, or one that looks like it, already registered', [
-    'EMAIL_TAKEN',
-  ])
-  @ApiError(HttpStatus.SERVICE_UNAVAILABLE, USERS_UNAVAILABLE, ['STORE_UNAVAILABLE'])
-  register(@Body() body: RegisterDto) {
-    return this.auth.register(body.email, body.password, body.displayName);
-  }
 
   @Public()
   @RateLimited('login')
@@ -71,12 +57,12 @@ export class AuthController {
   )
   async login(
     @Body() body: LoginDto,
-    @Req() request: FastifyRequest,
-    @Res({ passthrough: true }) reply: FastifyReply,
+    @Req() request: HttpRequestLike,
+    @Res({ passthrough: true }) response: unknown,
   ) {
     const issued = await this.auth.login(body.email, body.password, clientOf(request));
     await this.rateLimiter.resetAccount('login', body.email);
-    return this.respondWithTokens(reply, issued);
+    return this.respondWithTokens(response, issued);
   }
 
   @Public()
@@ -103,10 +89,10 @@ export class AuthController {
   @ApiError(HttpStatus.SERVICE_UNAVAILABLE, 'The session store is unavailable', [
     'STORE_UNAVAILABLE',
   ])
-  async refresh(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const cookie = request.cookies?.[this.refreshCredentials.cookieName];
+  async refresh(@Req() request: HttpRequestLike, @Res({ passthrough: true }) response: unknown) {
+    const cookie = requestCookie(request, this.refreshCredentials.cookieName);
     const issued = await this.auth.refresh(cookie, clientOf(request));
-    return this.respondWithTokens(reply, issued);
+    return this.respondWithTokens(response, issued);
   }
 
   @Post('logout')
@@ -117,10 +103,11 @@ export class AuthController {
   @ApiNoContentResponse({ description: 'Session ended, cookies cleared' })
   async logout(
     @CurrentUser() user: AuthenticatedUser,
-    @Res({ passthrough: true }) reply: FastifyReply,
+    @Req() request: HttpRequestLike,
+    @Res({ passthrough: true }) response: unknown,
   ) {
-    await this.auth.logout(user.id, user.sessionId);
-    this.cookies.clear(reply);
+    await this.auth.logout(user.id, user.sessionId, clientOf(request));
+    this.cookies.clear(response);
   }
 
   @Get('me')
@@ -132,34 +119,11 @@ export class AuthController {
     return this.auth.me(user.id, user.sessionId);
   }
 
-  @RateLimited('password')
-  @Post('password')
-  @HttpCode(200)
-  @ApiOperation({ summary: 'Change the password; every other session ends' })
-  @ApiGuarded()
-  @ApiOkResponse({
-    type: RevokedResponseDto,
-    description: 'Password changed; every other session ended',
-  })
-  @ApiJsonBody()
-  @ApiError(HttpStatus.FORBIDDEN, 'Current password incorrect; still signed in, nothing changed', [
-    'CURRENT_PASSWORD_INCORRECT',
-  ])
-  @ApiError(HttpStatus.SERVICE_UNAVAILABLE, USERS_UNAVAILABLE, ['STORE_UNAVAILABLE'])
-  async changePassword(@CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto) {
-    const revoked = await this.auth.changePassword(
-      user.id,
-      user.sessionId,
-      body.currentPassword,
-      body.newPassword,
-    );
-    await this.rateLimiter.resetAccount('password', user.id);
-    return { revoked };
-  }
-
-  private respondWithTokens(reply: FastifyReply, issued: IssuedTokens) {
-    this.cookies.set(reply, issued.fingerprint, issued.refresh);
-    void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  private respondWithTokens(response: unknown, issued: IssuedTokens) {
+    this.cookies.set(response, issued.fingerprint, issued.refresh);
+    const adapter = this.adapterHost.httpAdapter;
+    adapter.setHeader(response, 'Cache-Control', 'no-store');
+    adapter.setHeader(response, 'Pragma', 'no-cache');
     return {
       accessToken: issued.accessToken,
       tokenType: 'Bearer' as const,

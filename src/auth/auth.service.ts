@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ClientInfo } from '../common/client';
+import { ClientInfo } from '../http/client';
 import {
   InvalidCredentialsError,
   StoreUnavailableError,
@@ -9,7 +9,6 @@ import { GeoLocator } from '../geoip/geo-locator';
 import { SecurityEvents } from '../observability/security-events';
 import { expiresAt, Session } from '../sessions/session';
 import { SessionLimitReachedError, SessionStoreFullError } from '../sessions/session.errors';
-import { SessionRepository } from '../sessions/session.repository';
 import { newSessionId } from '../sessions/session-id';
 import { SessionsService } from '../sessions/sessions.service';
 import { RateLimiter } from '../rate-limit/rate-limiter';
@@ -17,7 +16,8 @@ import { normaliseEmailOrNull } from '../users/email-address';
 import { PublicUser, toPublicUser } from '../users/user';
 import { UsersService } from '../users/users.service';
 import { AccessTokenService } from './access-token.service';
-import { FingerprintService, safeEqual } from './fingerprint.service';
+import { FingerprintService } from './fingerprint.service';
+import { safeEqual } from '../common/hashes';
 import { RefreshCredential, RefreshCredentialService } from './refresh-credential.service';
 
 /** What a login or refresh hands back: the body fields and the cookie values to set. */
@@ -36,7 +36,6 @@ export class AuthService {
   constructor(
     private readonly users: UsersService,
     private readonly sessions: SessionsService,
-    private readonly sessionStore: SessionRepository,
     private readonly fingerprints: FingerprintService,
     private readonly refreshCredentials: RefreshCredentialService,
     private readonly tokens: AccessTokenService,
@@ -80,7 +79,7 @@ export class AuthService {
       this.events.refresh('invalid', client);
       throw new UnauthenticatedError();
     }
-    const current = await this.sessionStore.findById(presented.sessionId);
+    const current = await this.sessions.find(presented.sessionId);
     if (current !== null && presentsCredentialOf(current, presented.hash)) {
       // Counted only once the secret matched: the session id alone is in every access token, so a
       // counter anyone could spend would let a leaked token lock the owner out of refreshing.
@@ -95,7 +94,7 @@ export class AuthService {
       (current.ipAddress !== client.ipAddress || current.loginIpAddress !== null);
     const fingerprint = this.fingerprints.draw();
     const refresh = this.refreshCredentials.issue(presented.sessionId);
-    const outcome = await this.sessionStore.rotateRefresh(presented.sessionId, {
+    const outcome = await this.sessions.rotateRefresh(presented.sessionId, {
       presentedHash: presented.hash,
       nextRefreshHash: refresh.hash,
       nextFingerprintHash: this.fingerprints.hash(fingerprint),
@@ -139,9 +138,9 @@ export class AuthService {
    */
   async deleteAccount(userId: string, password: string, client: ClientInfo): Promise<void> {
     const user = await this.users.confirmPassword(userId, password);
-    const before = await this.sessionStore.revokeAllForUser(userId);
+    const before = await this.sessions.endAll(userId);
     await this.users.delete(userId);
-    const after = await this.sessionStore.revokeAllForUser(userId);
+    const after = await this.sessions.endAll(userId);
     this.events.sessionRevoked('account_deleted', before + after, { userId }, client);
     // The counters of the email under both the stored and the normalised spelling (they differ
     // only for accounts from before normalisation that could not be normalised).
@@ -155,12 +154,12 @@ export class AuthService {
     ]);
   }
 
-  async logout(userId: string, sessionId: string): Promise<void> {
-    await this.sessions.revoke(userId, sessionId, 'logout');
+  async logout(userId: string, sessionId: string, client?: ClientInfo): Promise<void> {
+    await this.sessions.revoke(userId, sessionId, 'logout', client);
   }
 
   async me(userId: string, sessionId: string) {
-    const user = await this.users.findById(userId);
+    const user = await this.users.signedIn(userId);
     // The session was valid a moment ago; a user deleted since is an unauthenticated caller.
     if (!user) throw new UnauthenticatedError();
     return { id: user.id, email: user.email, displayName: user.displayName, sessionId };
@@ -172,9 +171,10 @@ export class AuthService {
     sessionId: string,
     current: string,
     next: string,
+    client?: ClientInfo,
   ): Promise<number> {
     await this.users.changePassword(userId, current, next);
-    return this.sessions.revokeOthers(userId, sessionId, 'password_change');
+    return this.sessions.revokeOthers(userId, sessionId, 'password_change', client);
   }
 
   /**
@@ -186,11 +186,11 @@ export class AuthService {
     try {
       exists = (await this.users.findById(userId)) !== null;
     } catch (error) {
-      await this.sessionStore.revoke(sessionId, userId).catch(() => null);
+      await this.sessions.discard(sessionId, userId).catch(() => null);
       throw error;
     }
     if (exists) return;
-    await this.sessionStore.revoke(sessionId, userId);
+    await this.sessions.discard(sessionId, userId);
     throw new InvalidCredentialsError();
   }
 
@@ -200,7 +200,8 @@ export class AuthService {
    */
   private async refuseOrphan(session: Session, client: ClientInfo): Promise<void> {
     if ((await this.users.findById(session.userId)) !== null) return;
-    const revoked = await this.sessionStore.revokeAllForUser(session.userId);
+    this.users.forget(session.userId);
+    const revoked = await this.sessions.endAll(session.userId);
     this.events.sessionRevoked(
       'user_missing',
       revoked,

@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
-import { ConfigService } from '@nestjs/config';
 import { validateEnv } from '../config';
-import { FingerprintService, safeEqual, sha256 } from './fingerprint.service';
+import { FingerprintService } from './fingerprint.service';
+import { safeEqual, sha256 } from '../common/hashes';
 
 const serviceWith = (raw: Record<string, string> = {}) =>
   new FingerprintService(
-    new ConfigService(
-      validateEnv({ JWT_SECRET: 'fingerprint-spec-secret-0123456789abcdef', ...raw }),
-    ),
+    validateEnv({ JWT_SECRET: 'fingerprint-spec-secret-0123456789abcdef', ...raw }),
   );
 
 describe('FingerprintService', () => {

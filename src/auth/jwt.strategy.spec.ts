@@ -1,15 +1,24 @@
 import { createHmac } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { JwtService } from '@nestjs/jwt';
-import type { FastifyRequest } from 'fastify';
 import * as jwt from 'jsonwebtoken';
 // The module object passport-jwt calls, to count real verifications.
 import jsonwebtoken from 'jsonwebtoken';
 import { FakeClock } from '../common/clock';
-import { Env, JwtSecrets, resolveJwtSecrets, validateEnv } from '../config';
-import { InMemorySessionRepository } from '../sessions/in-memory-session.repository';
+import { resolveModuleConfig } from '../fingerprint-auth-core.module';
+import type { HttpRequestLike } from '../http/client';
+import { FingerprintAuthMetrics } from '../observability/metrics';
+import { SecurityEvents } from '../observability/security-events';
+import type { FingerprintAuthOptions } from '../options/fingerprint-auth-options';
+import { JwtSecrets, resolveJwtSecrets } from '../options/jwt-secrets';
 import { toSeconds } from '../sessions/session';
+import { sessionPolicy } from '../sessions/sessions.module';
+import { SessionsService } from '../sessions/sessions.service';
+import { InMemorySessionRepository } from '../sessions/stores/memory/in-memory-session.repository';
+import { openDatabase } from '../users/database/database';
+import { migrateToLatest } from '../users/database/migrations';
+import { KyselyUserRepository } from '../users/kysely-user.repository';
+import { PasswordHasher } from '../users/password-hasher';
+import { UsersService } from '../users/users.service';
 import { AccessTokenService } from './access-token.service';
 import { AuthRejection } from './auth-rejection';
 import { FingerprintService } from './fingerprint.service';
@@ -23,25 +32,86 @@ const keysFor = (clock: FakeClock, previous: string[] = []) =>
     new JwtSecrets(
       Buffer.from(SECRET),
       previous.map((secret) => Buffer.from(secret)),
-      { source: 'JWT_SECRET' },
+      { source: 'jwtSecret' },
     ),
     900,
     clock,
   );
 
+/**
+ * The strategy on real adapters: sessions in the in-memory store behind `SessionsService`, users
+ * in an in-memory SQLite database behind `UsersService`, an injected clock.
+ */
+async function strategyOn(
+  clock: FakeClock,
+  options: FingerprintAuthOptions = {},
+  keys?: SigningKeys,
+) {
+  const config = resolveModuleConfig({ jwtSecret: SECRET, ...options });
+  const store = new InMemorySessionRepository(sessionPolicy(config), 100, clock);
+  const events = new SecurityEvents(new FingerprintAuthMetrics());
+  const database = openDatabase('sqlite::memory:');
+  await migrateToLatest(database.db, database.kind);
+  const userRepository = new KyselyUserRepository(database);
+  const users = new UsersService(userRepository, new PasswordHasher(), clock);
+  const fingerprints = new FingerprintService(config);
+  const signing = keys ?? new SigningKeys(resolveJwtSecrets(config), config.accessTokenTtl, clock);
+  const strategy = new JwtStrategy(
+    config,
+    signing,
+    fingerprints,
+    new SessionsService(store, events, clock, config),
+    users,
+  );
+  /** A stored user; its id. */
+  const addUser = async () => {
+    const email = `u-${Math.random().toString(36).slice(2)}@example.com`;
+    const user = await userRepository.create({
+      email,
+      emailSkeleton: email,
+      displayName: null,
+      passwordHash: 'not-a-real-hash',
+    });
+    return user.id;
+  };
+  return {
+    config,
+    store,
+    users,
+    userRepository,
+    fingerprints,
+    keys: signing,
+    strategy,
+    addUser,
+    close: () => database.db.destroy(),
+  };
+}
+
+/** A request carrying the fingerprint cookie (and what else a browser sends). */
+const requestOf = (
+  cookieName: string,
+  cookie: string | undefined,
+  ip = '203.0.113.7',
+  userAgent = 'Mozilla/5.0',
+  authorization?: string,
+): HttpRequestLike & { headers: Record<string, string | undefined> } => ({
+  ip,
+  headers: {
+    'user-agent': userAgent,
+    ...(cookie === undefined ? {} : { cookie: `${cookieName}=${cookie}` }),
+    ...(authorization === undefined ? {} : { authorization }),
+  },
+});
+
 describe('JwtStrategy.validate', () => {
   let clock: FakeClock;
-  let config: ConfigService<Env, true>;
+  let fixture: Awaited<ReturnType<typeof strategyOn>>;
   let sessions: InMemorySessionRepository;
   let fingerprints: FingerprintService;
   let strategy: JwtStrategy;
 
   const request = (cookie?: string, ip = '203.0.113.7', userAgent = 'Mozilla/5.0') =>
-    ({
-      cookies: cookie === undefined ? {} : { [fingerprints.cookieName]: cookie },
-      ip,
-      headers: { 'user-agent': userAgent },
-    }) as unknown as FastifyRequest;
+    requestOf(fingerprints.cookieName, cookie, ip, userAgent);
 
   const complete = (
     payload: unknown,
@@ -51,7 +121,8 @@ describe('JwtStrategy.validate', () => {
     payload,
   });
 
-  async function login(userId = 'user-1') {
+  async function login() {
+    const userId = await fixture.addUser();
     const cookie = fingerprints.draw();
     const { session } = await sessions.create({
       id: `s${Math.random().toString(36).slice(2, 12).padEnd(21, 'x')}`,
@@ -71,26 +142,16 @@ describe('JwtStrategy.validate', () => {
       iat,
       exp: iat + 900,
     };
-    return { cookie, session, claims };
+    return { cookie, session, claims, userId };
   }
 
-  beforeEach(() => {
+  beforeEach(async () => {
     clock = new FakeClock(Date.UTC(2026, 0, 1));
-    config = new ConfigService(validateEnv({ JWT_SECRET: SECRET }));
-    sessions = new InMemorySessionRepository(
-      {
-        idleTtl: 1800,
-        absoluteTtl: 28800,
-        maxPerUser: 5,
-        limitPolicy: 'evict-oldest',
-        refreshGracePeriod: 10,
-      },
-      100,
-      clock,
-    );
-    fingerprints = new FingerprintService(config);
-    strategy = new JwtStrategy(config, keysFor(clock), fingerprints, sessions, clock);
+    fixture = await strategyOn(clock, {}, keysFor(clock));
+    ({ store: sessions, fingerprints, strategy } = fixture);
   });
+
+  afterEach(() => fixture.close());
 
   const rejection = async (promise: Promise<unknown>) => {
     const error = await promise.then(
@@ -104,9 +165,19 @@ describe('JwtStrategy.validate', () => {
   it('accepts a token whose cookie, claims and session all agree', async () => {
     const { cookie, session, claims } = await login();
     await expect(strategy.validate(request(cookie), complete(claims))).resolves.toMatchObject({
-      userId: 'user-1',
+      userId: claims.sub,
+      email: expect.stringMatching(/@example\.com$/),
       sessionId: session.id,
     });
+  });
+
+  it('rejects a valid session whose user no longer exists', async () => {
+    const { cookie, claims, userId } = await login();
+    await fixture.userRepository.delete(userId);
+    fixture.users.forget(userId);
+    expect(await rejection(strategy.validate(request(cookie), complete(claims)))).toBe(
+      'user_not_found',
+    );
   });
 
   it('rejects a request without the fingerprint cookie', async () => {
@@ -195,7 +266,7 @@ describe('JwtStrategy.validate', () => {
     ).toBe('session_not_found');
 
     const third = await login();
-    await sessions.revoke(third.session.id, 'user-1');
+    await sessions.revoke(third.session.id, third.userId);
     expect(await rejection(strategy.validate(request(third.cookie), complete(third.claims)))).toBe(
       'session_not_found',
     );
@@ -220,13 +291,7 @@ describe('JwtStrategy.validate', () => {
   });
 
   it('signs tokens that the pinned key verifies with exactly the documented claims', () => {
-    const tokens = new AccessTokenService(
-      new JwtService({
-        signOptions: { algorithm: 'HS256', expiresIn: 900, issuer: 'fingerprint-auth' },
-      }),
-      keysFor(clock, [PREVIOUS]),
-      config,
-    );
+    const tokens = new AccessTokenService(keysFor(clock, [PREVIOUS]), fixture.config);
     const token = tokens.sign('user-1', 'session-id', 'hash');
     const decoded = jwt.verify(token, SECRET, { algorithms: ['HS256'], complete: true });
     // Signed with the current key, never a previous one, and named by its id.
@@ -248,7 +313,7 @@ describe('JwtStrategy.validate', () => {
 type Outcome = { user: unknown } | { fail: unknown } | { error: unknown };
 
 /** Runs the strategy as Passport does (its own action functions on a child object). */
-function authenticate(strategy: JwtStrategy, req: FastifyRequest): Promise<Outcome> {
+function authenticate(strategy: JwtStrategy, req: HttpRequestLike): Promise<Outcome> {
   return new Promise((resolve) => {
     const run = Object.create(strategy) as JwtStrategy & {
       success(user: unknown): void;
@@ -273,6 +338,7 @@ describe('JwtStrategy key selection and rotation (through passport-jwt)', () => 
   const OLD = 'the-old-key-of-the-last-deployment-0123456789';
   const UNKNOWN = 'a-key-this-deployment-never-had-0123456789xyz';
   let clock: FakeClock;
+  let fixture: Awaited<ReturnType<typeof strategyOn>>;
   let sessions: InMemorySessionRepository;
   let fingerprints: FingerprintService;
   let keys: SigningKeys;
@@ -287,36 +353,19 @@ describe('JwtStrategy key selection and rotation (through passport-jwt)', () => 
       ...(kid === null ? {} : { header: { alg: 'HS256', kid } as jwt.JwtHeader }),
     });
   const requestWith = (token: string) =>
-    ({
-      headers: { authorization: `Bearer ${token}`, 'user-agent': 'Mozilla/5.0' },
-      cookies: { [fingerprints.cookieName]: cookie },
-      ip: '203.0.113.7',
-    }) as unknown as FastifyRequest;
+    requestOf(fingerprints.cookieName, cookie, '203.0.113.7', 'Mozilla/5.0', `Bearer ${token}`);
 
   beforeAll(() => Logger.overrideLogger(false));
 
   beforeEach(async () => {
     clock = new FakeClock(Date.now());
-    const env = validateEnv({ JWT_SECRET: SECRET, JWT_PREVIOUS_SECRETS: OLD });
-    const config = new ConfigService<Env, true>(env);
-    sessions = new InMemorySessionRepository(
-      {
-        idleTtl: 1800,
-        absoluteTtl: 28800,
-        maxPerUser: 5,
-        limitPolicy: 'evict-oldest',
-        refreshGracePeriod: 10,
-      },
-      100,
-      clock,
-    );
-    fingerprints = new FingerprintService(config);
-    keys = new SigningKeys(resolveJwtSecrets(env), 900, clock);
-    strategy = new JwtStrategy(config, keys, fingerprints, sessions, clock);
+    fixture = await strategyOn(clock, { jwtPreviousSecrets: [OLD] });
+    ({ store: sessions, fingerprints, strategy, keys } = fixture);
     cookie = fingerprints.draw();
+    const userId = await fixture.addUser();
     const { session } = await sessions.create({
       id: `s${Math.random().toString(36).slice(2, 12).padEnd(21, 'x')}`,
-      userId: 'user-1',
+      userId,
       fingerprintHash: fingerprints.hash(cookie),
       refreshHash: 'r'.repeat(43),
       ipAddress: '203.0.113.7',
@@ -324,10 +373,13 @@ describe('JwtStrategy key selection and rotation (through passport-jwt)', () => 
       location: null,
     });
     const iat = toSeconds(Date.now());
-    claims = { sub: 'user-1', sid: session.id, fgp: session.fingerprintHash, iat, exp: iat + 900 };
+    claims = { sub: userId, sid: session.id, fgp: session.fingerprintHash, iat, exp: iat + 900 };
   });
 
-  afterEach(() => jest.restoreAllMocks());
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await fixture.close();
+  });
 
   it('accepts tokens of the current key, with its kid or (issued before kids) none', async () => {
     expect(reasonOf(await authenticate(strategy, requestWith(sign(SECRET))))).toBe('accepted');
@@ -405,7 +457,7 @@ describe('JwtStrategy key selection and rotation (through passport-jwt)', () => 
 
   it('ignores a previous key equal to the current one', () => {
     const same = new SigningKeys(
-      new JwtSecrets(Buffer.from(SECRET), [Buffer.from(SECRET)], { source: 'JWT_SECRET' }),
+      new JwtSecrets(Buffer.from(SECRET), [Buffer.from(SECRET)], { source: 'jwtSecret' }),
       900,
       clock,
     );
@@ -419,7 +471,7 @@ describe('JwtStrategy key selection and rotation (through passport-jwt)', () => 
     const signature = createHmac('sha256', SECRET).update(input).digest('base64url');
     // jsonwebtoken alone takes the claims out of the string: the check is the strategy's.
     expect(jwt.verify(`${input}.${signature}`, SECRET, { algorithms: ['HS256'] })).toMatchObject({
-      sub: 'user-1',
+      sub: claims.sub,
     });
     expect(reasonOf(await authenticate(strategy, requestWith(`${input}.${signature}`)))).toBe(
       'malformed_token',

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import type { CookieSerializeOptions } from '@fastify/cookie';
-import { Env } from '../config';
-import { sha256 } from './fingerprint.service';
+import type { CookieOptions } from '../http/cookies';
+import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
+import { sha256 } from '../common/hashes';
 
+/** The refresh route, below the module's route prefix: the only path the refresh cookie is sent to. */
 export const REFRESH_PATH = '/auth/refresh';
 const CREDENTIAL_PATTERN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 
@@ -22,13 +22,16 @@ export interface RefreshCredential {
 @Injectable()
 export class RefreshCredentialService {
   readonly cookieName: string;
+  /** `/auth/refresh`, or `<routePrefix>/auth/refresh`. */
+  readonly path: string;
   private readonly secure: boolean;
   private readonly maxAge: number;
 
-  constructor(config: ConfigService<Env, true>) {
-    this.secure = config.get('COOKIE_SECURE', { infer: true });
-    this.maxAge = config.get('SESSION_ABSOLUTE_TTL', { infer: true });
+  constructor(config: FingerprintAuthConfig) {
+    this.secure = config.cookieSecure;
+    this.maxAge = config.sessionAbsoluteTtl;
     this.cookieName = this.secure ? '__Secure-Fpa-Refresh' : 'fpa_refresh';
+    this.path = `${config.routePrefix}${REFRESH_PATH}`;
   }
 
   issue(sessionId: string): RefreshCredential {
@@ -42,17 +45,17 @@ export class RefreshCredentialService {
     return match ? { sessionId: match[1], hash: sha256(match[2]) } : null;
   }
 
-  cookieOptions(): CookieSerializeOptions {
+  cookieOptions(): CookieOptions {
     return {
       httpOnly: true,
       secure: this.secure,
       sameSite: 'strict',
-      path: REFRESH_PATH,
+      path: this.path,
       maxAge: this.maxAge,
     };
   }
 
-  clearCookieOptions(): CookieSerializeOptions {
-    return { httpOnly: true, secure: this.secure, sameSite: 'strict', path: REFRESH_PATH };
+  clearCookieOptions(): CookieOptions {
+    return { httpOnly: true, secure: this.secure, sameSite: 'strict', path: this.path };
   }
 }

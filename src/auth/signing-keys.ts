@@ -1,7 +1,7 @@
 import { createHash, createSecretKey, KeyObject } from 'node:crypto';
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Clock } from '../common/clock';
-import { JwtSecrets } from '../config';
+import { JwtSecrets } from '../options/jwt-secrets';
 
 /** Hashed with the key to name it; a fixed label keeps the id apart from any other use of the hash. */
 const KEY_ID_LABEL = 'fingerprint-auth jwt kid v1\0';
@@ -83,7 +83,7 @@ export class SigningKeys implements OnApplicationBootstrap, OnApplicationShutdow
       event: 'previous_keys_retired',
       keys: this.previous.size,
       message:
-        'JWT_PREVIOUS_SECRETS are no longer accepted (ACCESS_TOKEN_TTL has passed since start: every token they signed has expired); remove them from the configuration',
+        'the previous signing keys (JWT_PREVIOUS_SECRETS, jwtPreviousSecrets) are no longer accepted: the access-token lifetime has passed since start, so every token they signed has expired; remove them from the configuration',
     });
     return false;
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { InvalidConfigError, validateEnv } from './env.schema';
+import { InvalidConfigError } from '../options/settings';
+import { validateEnv } from './env.schema';
 
 const secret = randomBytes(48).toString('base64url');
 
@@ -17,47 +18,47 @@ describe('validateEnv', () => {
   it('applies the documented defaults', () => {
     const env = validateEnv({});
     expect(env).toMatchObject({
-      NODE_ENV: 'development',
-      PORT: 3000,
-      HOST: '0.0.0.0',
-      JWT_ISSUER: 'fingerprint-auth',
-      ACCESS_TOKEN_TTL: 900,
-      SESSION_IDLE_TTL: 1800,
-      SESSION_ABSOLUTE_TTL: 28800,
-      MAX_SESSIONS_PER_USER: 5,
-      SESSION_LIMIT_POLICY: 'evict-oldest',
-      SESSION_CAPACITY: 1_000_000,
-      SESSION_STORE: 'memory',
-      DATA_DIR: './data',
-      DATABASE_URL: 'sqlite:./data/fingerprint-auth.db',
-      SESSION_SNAPSHOT_PATH: './data/sessions.snapshot',
-      SESSION_SNAPSHOT_PATH_SET: false,
-      SESSION_SNAPSHOT_INTERVAL: 60,
-      JWT_PREVIOUS_SECRETS: [],
-      CLEANUP_CRON: '0 * * * * *',
-      COOKIE_SECURE: true,
-      CORS_ORIGINS: [],
-      TRUST_PROXY: 'false',
-      GEOIP: true,
-      LOG_LEVEL: 'info',
-      RATE_LIMIT_WINDOW: 900,
-      RATE_LIMIT_LOGIN_PER_IP: 200,
-      RATE_LIMIT_LOGIN_PER_ACCOUNT: 10,
-      RATE_LIMIT_REGISTER_PER_IP: 20,
-      RATE_LIMIT_REGISTER_PER_ACCOUNT: 5,
-      RATE_LIMIT_REFRESH_PER_IP: 300,
-      RATE_LIMIT_REFRESH_PER_SESSION: 30,
-      RATE_LIMIT_PASSWORD_PER_IP: 30,
-      RATE_LIMIT_PASSWORD_PER_ACCOUNT: 10,
+      nodeEnv: 'development',
+      port: 3000,
+      host: '0.0.0.0',
+      jwtIssuer: 'fingerprint-auth',
+      accessTokenTtl: 900,
+      sessionIdleTtl: 1800,
+      sessionAbsoluteTtl: 28800,
+      maxSessionsPerUser: 5,
+      sessionLimitPolicy: 'evict-oldest',
+      sessionCapacity: 1_000_000,
+      sessionStore: 'memory',
+      dataDir: './data',
+      databaseUrl: 'sqlite:./data/fingerprint-auth.db',
+      sessionSnapshotPath: './data/sessions.snapshot',
+      sessionSnapshotPathSet: false,
+      sessionSnapshotInterval: 60,
+      jwtPreviousSecrets: [],
+      cleanupCron: '0 * * * * *',
+      cookieSecure: true,
+      corsOrigins: [],
+      trustProxy: 'false',
+      geoip: true,
+      logLevel: 'info',
+      rateLimitWindow: 900,
+      rateLimitLoginPerIp: 200,
+      rateLimitLoginPerAccount: 10,
+      rateLimitRegisterPerIp: 20,
+      rateLimitRegisterPerAccount: 5,
+      rateLimitRefreshPerIp: 300,
+      rateLimitRefreshPerSession: 30,
+      rateLimitPasswordPerIp: 30,
+      rateLimitPasswordPerAccount: 10,
     });
-    expect(env.JWT_AUDIENCE).toBeUndefined();
+    expect(env.jwtAudience).toBeUndefined();
   });
 
   it('reads no file: an unset key is left to resolveJwtSecrets', () => {
     const env = validateEnv({});
-    expect(env.JWT_SECRET).toBeUndefined();
-    expect(env.JWT_SECRET_FILE).toBeUndefined();
-    expect(validateEnv({ JWT_SECRET_FILE: '/run/secrets/none' }).JWT_SECRET_FILE).toBe(
+    expect(env.jwtSecret).toBeUndefined();
+    expect(env.jwtSecretFile).toBeUndefined();
+    expect(validateEnv({ JWT_SECRET_FILE: '/run/secrets/none' }).jwtSecretFile).toBe(
       '/run/secrets/none',
     );
   });
@@ -102,9 +103,9 @@ describe('validateEnv', () => {
 
   it('checks every previous key like JWT_SECRET and reads them as a list', () => {
     const other = randomBytes(48).toString('base64url');
-    expect(
-      validateEnv({ JWT_PREVIOUS_SECRETS: `${secret}, ${other}` }).JWT_PREVIOUS_SECRETS,
-    ).toEqual([secret, other]);
+    expect(validateEnv({ JWT_PREVIOUS_SECRETS: `${secret}, ${other}` }).jwtPreviousSecrets).toEqual(
+      [secret, other],
+    );
     const problems = problemsOf({ JWT_PREVIOUS_SECRETS: `${secret},${'x'.repeat(40)},short` });
     expect(problems).toEqual([
       expect.stringMatching(/^JWT_PREVIOUS_SECRETS \(entry 2\) .*distinct/),
@@ -121,9 +122,9 @@ describe('validateEnv', () => {
 
   it('keeps the embedded defaults in DATA_DIR', () => {
     expect(validateEnv({ DATA_DIR: '/var/lib/fpa/' })).toMatchObject({
-      DATA_DIR: '/var/lib/fpa/',
-      DATABASE_URL: 'sqlite:/var/lib/fpa/fingerprint-auth.db',
-      SESSION_SNAPSHOT_PATH: '/var/lib/fpa/sessions.snapshot',
+      dataDir: '/var/lib/fpa/',
+      databaseUrl: 'sqlite:/var/lib/fpa/fingerprint-auth.db',
+      sessionSnapshotPath: '/var/lib/fpa/sessions.snapshot',
     });
     expect(
       validateEnv({
@@ -132,17 +133,17 @@ describe('validateEnv', () => {
         SESSION_SNAPSHOT_PATH: '/tmp/s.snapshot',
       }),
     ).toMatchObject({
-      DATABASE_URL: 'postgres://db/fpa',
-      SESSION_SNAPSHOT_PATH: '/tmp/s.snapshot',
-      SESSION_SNAPSHOT_PATH_SET: true,
+      databaseUrl: 'postgres://db/fpa',
+      sessionSnapshotPath: '/tmp/s.snapshot',
+      sessionSnapshotPathSet: true,
     });
   });
 
   it('turns snapshots off with SESSION_SNAPSHOT_PATH=off', () => {
     for (const off of ['off', 'OFF']) {
       expect(validateEnv({ SESSION_SNAPSHOT_PATH: off })).toMatchObject({
-        SESSION_SNAPSHOT_PATH: undefined,
-        SESSION_SNAPSHOT_PATH_SET: true,
+        sessionSnapshotPath: undefined,
+        sessionSnapshotPathSet: true,
       });
     }
   });
@@ -155,7 +156,7 @@ describe('validateEnv', () => {
 
   it('reads rate limits as whole numbers and the window as a duration', () => {
     const env = validateEnv({ RATE_LIMIT_WINDOW: '1h', RATE_LIMIT_LOGIN_PER_ACCOUNT: '3' });
-    expect([env.RATE_LIMIT_WINDOW, env.RATE_LIMIT_LOGIN_PER_ACCOUNT]).toEqual([3600, 3]);
+    expect([env.rateLimitWindow, env.rateLimitLoginPerAccount]).toEqual([3600, 3]);
   });
 
   it('parses durations with and without units', () => {
@@ -164,7 +165,7 @@ describe('validateEnv', () => {
       SESSION_IDLE_TTL: '900',
       SESSION_ABSOLUTE_TTL: '8h',
     });
-    expect([env.ACCESS_TOKEN_TTL, env.SESSION_IDLE_TTL, env.SESSION_ABSOLUTE_TTL]).toEqual([
+    expect([env.accessTokenTtl, env.sessionIdleTtl, env.sessionAbsoluteTtl]).toEqual([
       300, 900, 28800,
     ]);
   });
@@ -211,12 +212,12 @@ describe('validateEnv', () => {
 describe('validateEnv: the HTTP edge', () => {
   it('has request, header and keep-alive timeouts by default, and no metrics port', () => {
     const env = validateEnv({});
-    expect(env).toMatchObject({ REQUEST_TIMEOUT: 5, HEADERS_TIMEOUT: 5, KEEP_ALIVE_TIMEOUT: 72 });
-    expect(env.METRICS_PORT).toBeUndefined();
-    expect(env.METRICS_HOST).toBeUndefined();
+    expect(env).toMatchObject({ requestTimeout: 5, headersTimeout: 5, keepAliveTimeout: 72 });
+    expect(env.metricsPort).toBeUndefined();
+    expect(env.metricsHost).toBeUndefined();
     expect(validateEnv({ REQUEST_TIMEOUT: '1m', KEEP_ALIVE_TIMEOUT: '2m' })).toMatchObject({
-      REQUEST_TIMEOUT: 60,
-      KEEP_ALIVE_TIMEOUT: 120,
+      requestTimeout: 60,
+      keepAliveTimeout: 120,
     });
   });
 
@@ -241,17 +242,17 @@ describe('validateEnv: the HTTP edge', () => {
       'METRICS_PORT must differ from PORT',
     ]);
     expect(validateEnv({ METRICS_PORT: '9100', METRICS_HOST: '127.0.0.1' })).toMatchObject({
-      METRICS_PORT: 9100,
-      METRICS_HOST: '127.0.0.1',
+      metricsPort: 9100,
+      metricsHost: '127.0.0.1',
     });
   });
 
   it('turns API docs off by default in production only, and lets API_DOCS decide', () => {
     const production = { NODE_ENV: 'production', JWT_SECRET: secret };
-    expect(validateEnv(production).API_DOCS).toBe(false);
-    expect(validateEnv({ ...production, API_DOCS: 'on' }).API_DOCS).toBe(true);
-    expect(validateEnv({}).API_DOCS).toBe(true);
-    expect(validateEnv({ NODE_ENV: 'test' }).API_DOCS).toBe(true);
-    expect(validateEnv({ API_DOCS: 'off' }).API_DOCS).toBe(false);
+    expect(validateEnv(production).apiDocs).toBe(false);
+    expect(validateEnv({ ...production, API_DOCS: 'on' }).apiDocs).toBe(true);
+    expect(validateEnv({}).apiDocs).toBe(true);
+    expect(validateEnv({ NODE_ENV: 'test' }).apiDocs).toBe(true);
+    expect(validateEnv({ API_DOCS: 'off' }).apiDocs).toBe(false);
   });
 });

@@ -1,5 +1,2 @@
 export * from './env.schema';
-export * from './config.module';
-export * from './data-files';
-export * from './duration';
-export * from './jwt-secrets';
+export { InvalidConfigError } from '../options/settings';

@@ -38,17 +38,17 @@ describe('start-up report', () => {
 
   it('says where the key comes from, never what it is', () => {
     const summary = { keyId: 'abc', previousKeys: 0, previousAcceptedUntil: 0 };
-    expect(describeSigningKey({ ...summary, origin: { source: 'JWT_SECRET' } })).toBe('JWT_SECRET');
+    expect(describeSigningKey({ ...summary, origin: { source: 'jwtSecret' } })).toBe('JWT_SECRET');
     expect(
       describeSigningKey({
         ...summary,
-        origin: { source: 'JWT_SECRET_FILE', path: '/run/secrets/jwt' },
+        origin: { source: 'jwtSecretFile', path: '/run/secrets/jwt' },
       }),
     ).toBe('JWT_SECRET_FILE (/run/secrets/jwt)');
     expect(
       describeSigningKey({
         ...summary,
-        origin: { source: 'DATA_DIR', path: './data/jwt-secret', generated: true },
+        origin: { source: 'dataDir', path: './data/jwt-secret', generated: true },
         previousKeys: 1,
         previousAcceptedUntil: Date.UTC(2026, 0, 1, 0, 15),
       }),

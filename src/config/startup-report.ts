@@ -1,7 +1,7 @@
 import { Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { dataPaths, loosePermissions, sqliteFile } from './data-files';
-import { Env } from './env.schema';
-import { JwtSecretOrigin } from './jwt-secrets';
+import { dataPaths, loosePermissions, sqliteFile } from '../options/data-files';
+import type { ServiceConfig } from './env.schema';
+import { JwtSecretOrigin } from '../options/jwt-secrets';
 
 /** What the report says about the signing keys (never a key: its id is a hash of it). */
 export interface SigningKeySummary {
@@ -24,17 +24,17 @@ function withoutCredentials(url: string): string {
 }
 
 /** Where users live and whether a restart keeps them. */
-export function describeUsers(env: Env): string {
-  const file = sqliteFile(env.DATABASE_URL);
+export function describeUsers(config: ServiceConfig): string {
+  const file = sqliteFile(config.databaseUrl);
   if (file !== null) return `sqlite:${file}`;
-  if (env.DATABASE_URL.startsWith('sqlite:')) return 'sqlite::memory: (lost on restart)';
-  return withoutCredentials(env.DATABASE_URL);
+  if (config.databaseUrl.startsWith('sqlite:')) return 'sqlite::memory: (lost on restart)';
+  return withoutCredentials(config.databaseUrl);
 }
 
 /** Where sessions live and what a restart or a crash keeps of them. */
-export function describeSessions(env: Env): string {
-  if (env.SESSION_STORE === 'redis') {
-    const nodes = (env.REDIS_URL ?? '')
+export function describeSessions(config: ServiceConfig): string {
+  if (config.sessionStore === 'redis') {
+    const nodes = (config.redisUrl ?? '')
       .split(',')
       .map((node) =>
         withoutCredentials(
@@ -42,13 +42,13 @@ export function describeSessions(env: Env): string {
         ),
       )
       .join(', ');
-    return `redis ${nodes} (prefix ${env.REDIS_KEY_PREFIX}): kept by Redis across restarts of this service`;
+    return `redis ${nodes} (prefix ${config.redisKeyPrefix}): kept by Redis across restarts of this service`;
   }
-  const path = env.SESSION_SNAPSHOT_PATH;
+  const path = config.sessionSnapshotPath;
   if (path === undefined) {
     return 'memory, no snapshot (SESSION_SNAPSHOT_PATH=off): a restart logs everyone out';
   }
-  const interval = env.SESSION_SNAPSHOT_INTERVAL;
+  const interval = config.sessionSnapshotInterval;
   if (interval === 0) {
     return `memory, snapshot at ${path} on shutdown only: a restart keeps them, a crash loses every session since the last start`;
   }
@@ -60,13 +60,13 @@ export function describeSigningKey(summary: SigningKeySummary): string {
   const { origin, previousKeys, previousAcceptedUntil } = summary;
   let text: string;
   switch (origin.source) {
-    case 'JWT_SECRET':
+    case 'jwtSecret':
       text = 'JWT_SECRET';
       break;
-    case 'JWT_SECRET_FILE':
+    case 'jwtSecretFile':
       text = `JWT_SECRET_FILE (${origin.path})`;
       break;
-    case 'DATA_DIR':
+    case 'dataDir':
       text = `${origin.path} (${origin.generated ? 'generated now' : 'generated on an earlier start'}; kept across restarts)`;
       break;
     default: {
@@ -86,12 +86,12 @@ export function describeSigningKey(summary: SigningKeySummary): string {
  * (with the `chmod` that fixes it). Never logs a key.
  */
 export function logStartupReport(
-  env: Env,
+  config: ServiceConfig,
   keys: SigningKeySummary,
   logger: Logger = new Logger('Storage'),
 ): void {
-  const users = describeUsers(env);
-  const sessions = describeSessions(env);
+  const users = describeUsers(config);
+  const sessions = describeSessions(config);
   const signingKey = describeSigningKey(keys);
   logger.log({
     event: 'data_locations',
@@ -102,21 +102,21 @@ export function logStartupReport(
     message: `users in ${users}; sessions in ${sessions}; signing key from ${signingKey}`,
   });
   const { origin } = keys;
-  if (origin.source === 'DATA_DIR' && origin.generated) {
+  if (origin.source === 'dataDir' && origin.generated) {
     logger.warn({
       event: 'jwt_secret_generated',
       path: origin.path,
       message: `neither JWT_SECRET nor JWT_SECRET_FILE is set: generated a signing key in ${origin.path} (mode 0600), used from now on. Instances that share users must share one key: set JWT_SECRET or JWT_SECRET_FILE for them`,
     });
   }
-  if (origin.source === 'DATA_DIR' && env.SESSION_STORE === 'redis') {
+  if (origin.source === 'dataDir' && config.sessionStore === 'redis') {
     logger.warn({
       event: 'jwt_secret_per_instance',
       path: origin.path,
       message: `SESSION_STORE=redis with the key of ${origin.path}: each instance has its own DATA_DIR and key, so its tokens fail on the others. Set JWT_SECRET or JWT_SECRET_FILE to one key for all`,
     });
   }
-  for (const { path, mode, fix } of loosePermissions(dataPaths(env))) {
+  for (const { path, mode, fix } of loosePermissions(dataPaths(config))) {
     const octal = `0${mode.toString(8).padStart(3, '0')}`;
     logger.warn({
       event: 'data_permissions',
@@ -134,11 +134,11 @@ export function logStartupReport(
  */
 export class StartupReport implements OnApplicationBootstrap {
   constructor(
-    private readonly env: Env,
+    private readonly config: ServiceConfig,
     private readonly keys: SigningKeySummary,
   ) {}
 
   onApplicationBootstrap(): void {
-    logStartupReport(this.env, this.keys);
+    logStartupReport(this.config, this.keys);
   }
 }

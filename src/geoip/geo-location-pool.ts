@@ -1,4 +1,4 @@
-import type { GeoLocation } from '../sessions/session';
+import type { GeoLocation } from './geo-location';
 
 /** Distinct (country, region, city) places kept for sharing; the least recently used goes first. */
 export const DEFAULT_MAX_PLACES = 10_000;

@@ -1,4 +1,4 @@
-import type { GeoLocation } from '../sessions/session';
+import type { GeoLocation } from './geo-location';
 
 /** Resolves a client IP address to where it is, offline. */
 export abstract class GeoLocator {

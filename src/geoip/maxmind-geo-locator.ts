@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Reader, Response } from 'maxmind';
-import type { GeoLocation } from '../sessions/session';
+import type { GeoLocation } from './geo-location';
 import { GeoLocationPool } from './geo-location-pool';
 import { GeoLocator } from './geo-locator';
 import { publicAddress } from './ip-address';

@@ -1,9 +1,8 @@
 import { Controller, Get } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, MemoryHealthIndicator } from '@nestjs/terminus';
 import { Public } from '../auth/public.decorator';
-import { Env } from '../config';
+import { ServiceConfig } from '../config';
 import { SessionStoreHealthIndicator } from '../sessions/session-store.health';
 import { UserDatabaseHealthIndicator } from '../users/user-database.health';
 import { ShutdownState } from './shutdown-state';
@@ -20,9 +19,9 @@ export class HealthController {
     private readonly userDatabase: UserDatabaseHealthIndicator,
     private readonly memory: MemoryHealthIndicator,
     private readonly shutdown: ShutdownState,
-    config: ConfigService<Env, true>,
+    config: ServiceConfig,
   ) {
-    this.heapLimitBytes = config.get('HEALTH_HEAP_LIMIT_MB', { infer: true }) * 1024 * 1024;
+    this.heapLimitBytes = config.healthHeapLimitMb * 1024 * 1024;
   }
 
   /** Liveness: the process answers. Checks no dependency, so a database outage never restarts pods. */

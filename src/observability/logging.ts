@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { LoggerService } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import pino, { Level, Logger as PinoLogger, stdTimeFunctions } from 'pino';
-import type { Env } from '../config';
+import type { LogLevel } from '../config';
 
 /** An incoming `x-request-id` is kept only when it is this short and plain (no log injection). */
 export const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -35,7 +35,7 @@ export function requestId(request: IncomingMessage): string {
 }
 
 /** The process's one pino logger: JSON lines on stdout at LOG_LEVEL, credentials redacted. */
-export function createRootLogger(level: Env['LOG_LEVEL']): PinoLogger {
+export function createRootLogger(level: LogLevel): PinoLogger {
   return pino({
     level,
     timestamp: stdTimeFunctions.isoTime,

@@ -2,14 +2,14 @@ import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/public.decorator';
-import { Metrics } from './metrics';
+import { FingerprintAuthMetrics } from './metrics';
 
 /** Prometheus scrape endpoint. Public like the probes: it carries counts, never user data. */
 @ApiTags('metrics')
 @Public()
 @Controller('metrics')
 export class MetricsController {
-  constructor(private readonly metrics: Metrics) {}
+  constructor(private readonly metrics: FingerprintAuthMetrics) {}
 
   @Get()
   @ApiOperation({ summary: 'Prometheus metrics (text exposition format)' })

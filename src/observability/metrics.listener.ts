@@ -1,10 +1,9 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import fastify, { FastifyInstance } from 'fastify';
-import { echoedPath, reasonPhrase } from '../common/exception.filter';
-import { httpTimeouts } from '../common/http-timeouts';
-import { Env } from '../config';
-import { Metrics } from './metrics';
+import { echoedPath, reasonPhrase } from '../http/exception.filter';
+import { httpTimeouts } from '../http/http-timeouts';
+import { ServiceConfig } from '../config';
+import { FingerprintAuthMetrics } from './metrics';
 
 /**
  * `/metrics` on a port of its own (METRICS_PORT), so the scrape endpoint can stay inside the
@@ -16,22 +15,17 @@ export class MetricsListener implements OnApplicationShutdown {
   private server?: FastifyInstance;
 
   constructor(
-    private readonly metrics: Metrics,
-    private readonly config: ConfigService<Env, true>,
+    private readonly metrics: FingerprintAuthMetrics,
+    private readonly config: ServiceConfig,
   ) {}
 
   /** Listens on METRICS_PORT (METRICS_HOST, else HOST); resolves with the URL, or null when unset. */
   async listen(): Promise<string | null> {
-    const port = this.config.get('METRICS_PORT', { infer: true });
+    const port = this.config.metricsPort;
     if (port === undefined) return null;
-    const host =
-      this.config.get('METRICS_HOST', { infer: true }) ?? this.config.get('HOST', { infer: true });
+    const host = this.config.metricsHost ?? this.config.host;
     const server = fastify({
-      ...httpTimeouts({
-        REQUEST_TIMEOUT: this.config.get('REQUEST_TIMEOUT', { infer: true }),
-        HEADERS_TIMEOUT: this.config.get('HEADERS_TIMEOUT', { infer: true }),
-        KEEP_ALIVE_TIMEOUT: this.config.get('KEEP_ALIVE_TIMEOUT', { infer: true }),
-      }),
+      ...httpTimeouts(this.config),
       return503OnClosing: true,
     });
     server.get('/metrics', async (_request, reply) => {

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 
 /**
- * The service's Prometheus metrics, in a registry of its own (not prom-client's global one),
- * so several app instances in one process (tests) never collide.
+ * Fingerprint Auth's Prometheus metrics, in a registry of their own (not prom-client's global
+ * one), so several instances in one process (tests) never collide. A host app serves
+ * `registry.metrics()` on its scrape endpoint (or merges the registry with its own).
  */
 @Injectable()
-export class Metrics {
+export class FingerprintAuthMetrics {
   readonly registry = new Registry();
 
   readonly logins = new Counter({
@@ -69,18 +70,4 @@ export class Metrics {
     buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
     registers: [this.registry],
   });
-
-  /** Labelled by route pattern (`/sessions/:sessionId`), never the raw URL, so ids add no series. */
-  readonly httpRequestDuration = new Histogram({
-    name: 'fpa_http_request_duration_seconds',
-    help: 'HTTP request durations by method, route pattern and status',
-    labelNames: ['method', 'route', 'status_code'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [this.registry],
-  });
-
-  constructor() {
-    // Process metrics under their usual names (nodejs_eventloop_lag_seconds, nodejs_heap_*, process_*).
-    collectDefaultMetrics({ register: this.registry });
-  }
 }

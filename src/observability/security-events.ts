@@ -1,20 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { RejectionReason } from '../auth/auth-rejection';
-import type { ClientInfo } from '../common/client';
-import { Metrics } from './metrics';
-
-export type RevocationReason =
-  | 'logout'
-  | 'user'
-  | 'logout_all'
-  | 'password_change'
-  | 'refresh_reuse'
-  /** The user deleted their account (DELETE /account). */
-  | 'account_deleted'
-  /** A refresh found the session's user gone (deleted outside the service). */
-  | 'user_missing';
-export type LoginResult =
-  'success' | 'invalid_credentials' | 'session_limit' | 'store_full' | 'store_unavailable';
+import type { LoginResult, RejectionReason } from '../auth/auth-rejection';
+import type { RevocationReason } from '../sessions/session';
+import type { ClientInfo } from '../http/client';
+import { FingerprintAuthMetrics } from './metrics';
 
 /** What a log line says about the request behind an event: its id and client address. */
 function requestFields(client: ClientInfo | undefined): { reqId?: string; ip?: string } {
@@ -33,7 +21,7 @@ function requestFields(client: ClientInfo | undefined): { reqId?: string; ip?: s
 export class SecurityEvents {
   private readonly logger = new Logger('Security');
 
-  constructor(private readonly metrics: Metrics) {}
+  constructor(private readonly metrics: FingerprintAuthMetrics) {}
 
   login(
     result: LoginResult,

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { ExecutionContext } from '@nestjs/common';
-import type { ConfigService } from '@nestjs/config';
-import type { Env } from '../config';
+import type { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import type { RateLimitRule } from './rate-limit.store';
 
 /** The routes with rate limits; each is limited per client IP and per account. */
 export type RateLimitedRoute = 'login' | 'register' | 'refresh' | 'password';
 
-/** `ip`: the client address (request.ip, which honours TRUST_PROXY). `account`: see `AuthRateLimitGuard`. */
+/** `ip`: the client address (`request.ip`: the app's proxy trust decides it). `account`: see `AuthRateLimitGuard`. */
 export type RateLimitScope = 'ip' | 'account';
 
 export interface RateLimitPolicy {
@@ -27,24 +26,14 @@ export const RATE_LIMITS = Symbol('RATE_LIMITS');
 /** Metadata naming the route's limits; set by `@RateLimited()`. */
 export const RATE_LIMITED_ROUTE = 'fingerprint-auth:rate-limited-route';
 
-export function rateLimitsFrom(config: ConfigService<Env, true>): RateLimits {
-  const get = <K extends keyof Env>(key: K): Env[K] => config.get(key, { infer: true });
+export function rateLimitsFrom(config: FingerprintAuthConfig): RateLimits {
   return {
-    windowSeconds: get('RATE_LIMIT_WINDOW'),
+    windowSeconds: config.rateLimitWindow,
     routes: {
-      login: { ip: get('RATE_LIMIT_LOGIN_PER_IP'), account: get('RATE_LIMIT_LOGIN_PER_ACCOUNT') },
-      register: {
-        ip: get('RATE_LIMIT_REGISTER_PER_IP'),
-        account: get('RATE_LIMIT_REGISTER_PER_ACCOUNT'),
-      },
-      refresh: {
-        ip: get('RATE_LIMIT_REFRESH_PER_IP'),
-        account: get('RATE_LIMIT_REFRESH_PER_SESSION'),
-      },
-      password: {
-        ip: get('RATE_LIMIT_PASSWORD_PER_IP'),
-        account: get('RATE_LIMIT_PASSWORD_PER_ACCOUNT'),
-      },
+      login: { ip: config.rateLimitLoginPerIp, account: config.rateLimitLoginPerAccount },
+      register: { ip: config.rateLimitRegisterPerIp, account: config.rateLimitRegisterPerAccount },
+      refresh: { ip: config.rateLimitRefreshPerIp, account: config.rateLimitRefreshPerSession },
+      password: { ip: config.rateLimitPasswordPerIp, account: config.rateLimitPasswordPerAccount },
     },
   };
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { ClientInfo } from '../common/client';
+import type { ClientInfo } from '../http/client';
 import { classifyStoreFailure } from '../common/store-failure';
 import { SecurityEvents } from '../observability/security-events';
 import { TooManyAttemptsError } from './rate-limit.errors';

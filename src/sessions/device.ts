@@ -1,5 +1,5 @@
 import { UAParser } from 'ua-parser-js';
-import { MAX_USER_AGENT_LENGTH } from '../common/client';
+import { MAX_USER_AGENT_LENGTH } from '../http/client';
 
 export type DeviceType = 'desktop' | 'mobile' | 'tablet' | 'bot' | 'unknown';
 

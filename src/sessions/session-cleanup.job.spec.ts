@@ -1,12 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { FakeClock } from '../common/clock';
-import { Env, validateEnv } from '../config';
-import { Metrics } from '../observability/metrics';
-import { InMemorySessionRepository } from './in-memory-session.repository';
+import { ServiceConfig, validateEnv } from '../config';
+import { FingerprintAuthMetrics } from '../observability/metrics';
+import { InMemorySessionRepository } from './stores/memory/in-memory-session.repository';
 import { NewSession, SessionPolicy } from './session';
-import { SessionCleanupJob } from './session-cleanup.job';
+import { CLEANUP_JOB, SessionCleanupJob } from './session-cleanup.job';
 
 const MINUTE = 60_000;
 const policy: SessionPolicy = {
@@ -28,13 +27,11 @@ const newSession = (userId: string): NewSession => ({
   location: null,
 });
 
-function configWith(overrides: Record<string, string>): ConfigService<Env, true> {
-  return new ConfigService<Env, true>(
-    validateEnv({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', ...overrides }),
-  );
+function configWith(overrides: Record<string, string>): ServiceConfig {
+  return validateEnv({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', ...overrides });
 }
 
-async function metricValue(metrics: Metrics, name: string): Promise<number> {
+async function metricValue(metrics: FingerprintAuthMetrics, name: string): Promise<number> {
   const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
   const values = (metric?.values ?? []) as Array<{ value: number; metricName?: string }>;
   const sample = values.find((v) => v.metricName === undefined || v.metricName === name);
@@ -45,19 +42,19 @@ describe('SessionCleanupJob', () => {
   const BATCH = 10;
   let clock: FakeClock;
   let repository: InMemorySessionRepository;
-  let metrics: Metrics;
+  let metrics: FingerprintAuthMetrics;
   let job: SessionCleanupJob;
 
   beforeEach(() => {
     Logger.overrideLogger(false);
     clock = new FakeClock(Date.UTC(2026, 0, 1));
     repository = new InMemorySessionRepository(policy, 100_000, clock);
-    metrics = new Metrics();
+    metrics = new FingerprintAuthMetrics();
     job = new SessionCleanupJob(
       repository,
-      new SchedulerRegistry(),
       metrics,
       configWith({ CLEANUP_BATCH_SIZE: String(BATCH) }),
+      new SchedulerRegistry(),
     );
   });
 
@@ -172,5 +169,38 @@ describe('SessionCleanupJob', () => {
         durationMs: expect.any(Number),
       }),
     );
+  });
+
+  it('schedules itself on cleanupCron, listed in the SchedulerRegistry when the app has one', async () => {
+    const registry = new SchedulerRegistry();
+    const scheduled = new SessionCleanupJob(
+      repository,
+      metrics,
+      configWith({ CLEANUP_CRON: '*/5 * * * * *' }),
+      registry,
+    );
+    scheduled.onApplicationBootstrap();
+    expect(registry.doesExist('cron', CLEANUP_JOB)).toBe(true);
+    expect(registry.getCronJob(CLEANUP_JOB).cronTime.source).toBe('*/5 * * * * *');
+    await scheduled.onModuleDestroy();
+    expect(registry.doesExist('cron', CLEANUP_JOB)).toBe(false);
+  });
+
+  it('runs without @nestjs/schedule in the app (no SchedulerRegistry), and stops with it', async () => {
+    const standalone = new SessionCleanupJob(
+      repository,
+      metrics,
+      configWith({ CLEANUP_CRON: '* * * * * *' }),
+    );
+    for (let i = 0; i < 5; i++) await repository.create(newSession(`alone-${i}`));
+    clock.advance(31 * MINUTE);
+    standalone.onApplicationBootstrap();
+    // The job fires within a second on its own cron; bounded wait, no timing assertion.
+    const deadline = Date.now() + 5000;
+    while ((await repository.stats()).stored !== 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await repository.stats()).stored).toBe(0);
+    await standalone.onModuleDestroy();
   });
 });

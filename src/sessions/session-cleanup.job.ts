@@ -1,44 +1,59 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import {
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+  Optional,
+} from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { classifyStoreFailure } from '../common/store-failure';
-import { Env } from '../config';
-import { Metrics } from '../observability/metrics';
+import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
+import { FingerprintAuthMetrics } from '../observability/metrics';
 import { SessionRepository } from './session.repository';
 
 export const CLEANUP_JOB = 'session-cleanup';
 
 /**
- * Removes expired sessions on `CLEANUP_CRON`. Works in batches of `CLEANUP_BATCH_SIZE` and
- * yields to the event loop between them, so a large sweep never stalls requests; runs never overlap.
+ * Removes expired sessions on `cleanupCron`. Works in batches of `cleanupBatchSize` and yields
+ * to the event loop between them, so a large sweep never stalls requests; runs never overlap.
+ * The job is a `cron` job of its own; when the app has @nestjs/schedule's `ScheduleModule`, it is
+ * also listed in its `SchedulerRegistry` (under `session-cleanup`), where operators find jobs.
  */
 @Injectable()
 export class SessionCleanupJob implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('SessionCleanup');
   private running: Promise<number> | null = null;
   private stopping = false;
+  private job: CronJob | null = null;
 
   constructor(
     private readonly sessions: SessionRepository,
-    private readonly scheduler: SchedulerRegistry,
-    private readonly metrics: Metrics,
-    private readonly config: ConfigService<Env, true>,
+    private readonly metrics: FingerprintAuthMetrics,
+    private readonly config: FingerprintAuthConfig,
+    @Optional() private readonly scheduler?: SchedulerRegistry,
   ) {}
 
   onApplicationBootstrap(): void {
-    const job = CronJob.from({
-      cronTime: this.config.get('CLEANUP_CRON', { infer: true }),
+    this.job = CronJob.from({
+      cronTime: this.config.cleanupCron,
       onTick: () => void this.run(),
       start: true,
     });
-    this.scheduler.addCronJob(CLEANUP_JOB, job);
+    if (this.scheduler && !this.scheduler.doesExist('cron', CLEANUP_JOB)) {
+      this.scheduler.addCronJob(CLEANUP_JOB, this.job);
+    }
   }
 
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
-    if (this.scheduler.doesExist('cron', CLEANUP_JOB)) this.scheduler.deleteCronJob(CLEANUP_JOB);
+    void this.job?.stop();
+    if (this.job && this.scheduler?.doesExist('cron', CLEANUP_JOB)) {
+      if (this.scheduler.getCronJob(CLEANUP_JOB) === this.job) {
+        this.scheduler.deleteCronJob(CLEANUP_JOB);
+      }
+    }
     await this.running;
   }
 
@@ -49,7 +64,7 @@ export class SessionCleanupJob implements OnApplicationBootstrap, OnModuleDestro
   }
 
   private async sweep(): Promise<number> {
-    const batchSize = this.config.get('CLEANUP_BATCH_SIZE', { infer: true });
+    const batchSize = this.config.cleanupBatchSize;
     const started = performance.now();
     let removed = 0;
     try {

@@ -5,11 +5,11 @@ import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { Clock } from '../common/clock';
-import { ensurePrivateDirectory, Env } from '../config';
-import { InMemorySessionRepository } from './in-memory-session.repository';
-import { GeoLocation, isLive, Session, toSeconds } from './session';
+import type { GeoLocation } from '../geoip/geo-location';
+import { ensurePrivateDirectory } from '../options/data-files';
+import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
+import { isLive, Session, toSeconds } from './session';
 import { SessionStoreFullError } from './session.errors';
 import { SessionRepository } from './session.repository';
 
@@ -66,7 +66,7 @@ export interface SnapshotWriteResult {
  * Writes `sessions` to `path` atomically: a temp file in the same directory (mode 0600), fsync,
  * rename over `path`, fsync of the directory. Readers see the old file or the new one, never half
  * of one. Serialises in chunks and awaits each write, so a million sessions never block the event
- * loop for long. Sessions may be a live iterator (the in-memory store's `entries()`).
+ * loop for long. Sessions may be a live iterator (a store's `exportAll()`).
  */
 export async function writeSnapshot(
   path: string,
@@ -316,12 +316,12 @@ function toLocation(
 const RESTORE_BATCH = 10_000;
 
 /**
- * Keeps in-memory sessions across restarts (SESSION_SNAPSHOT_PATH, by default in DATA_DIR):
- * restores the unexpired ones at start, writes the live ones at shutdown (after the HTTP server
- * has stopped taking requests) and, with SESSION_SNAPSHOT_INTERVAL > 0 (the default: 60 s),
- * periodically, so a crash loses at most one interval. A missing file is a first start; a foreign
- * or corrupt one is moved aside and the service starts empty. Does nothing for shared stores
- * (Redis keeps its own data).
+ * Keeps the sessions of a store that is not durable (memory) across restarts
+ * (sessionSnapshotPath, by default in dataDir): restores the unexpired ones at start, writes the
+ * live ones at shutdown (after the HTTP server has stopped taking requests) and, with
+ * sessionSnapshotInterval > 0 (the default: 60 s), periodically, so a crash loses at most one
+ * interval. A missing file is a first start; a foreign or corrupt one is moved aside and the
+ * service starts empty. Does nothing for durable stores (Redis keeps its own data).
  */
 @Injectable()
 export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdown {
@@ -335,24 +335,25 @@ export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdo
   constructor(
     private readonly sessions: SessionRepository,
     private readonly clock: Clock,
-    config: ConfigService<Env, true>,
+    config: FingerprintAuthConfig,
   ) {
-    this.path = config.get('SESSION_SNAPSHOT_PATH', { infer: true });
-    this.pathSet = config.get('SESSION_SNAPSHOT_PATH_SET', { infer: true });
-    this.intervalSeconds = config.get('SESSION_SNAPSHOT_INTERVAL', { infer: true });
+    this.path = config.sessionSnapshotPath;
+    this.pathSet = config.sessionSnapshotPathSet;
+    this.intervalSeconds = config.sessionSnapshotInterval;
   }
 
-  private get store(): InMemorySessionRepository | null {
-    return this.sessions instanceof InMemorySessionRepository ? this.sessions : null;
+  /** Whether this store needs snapshots at all (a durable one keeps its own sessions). */
+  private get active(): boolean {
+    return this.path !== undefined && !this.sessions.durable;
   }
 
   async onModuleInit(): Promise<void> {
     if (!this.path) return;
-    if (!this.store) {
+    if (this.sessions.durable) {
       // The default path applies to the in-memory store only; a path someone set is a mistake.
       if (this.pathSet) {
         this.logger.warn(
-          'SESSION_SNAPSHOT_PATH is ignored: snapshots are for the in-memory session store only',
+          'SESSION_SNAPSHOT_PATH (sessionSnapshotPath) is ignored: the session store keeps its own sessions',
         );
       }
       return;
@@ -378,7 +379,7 @@ export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdo
   async onApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    if (!this.path || !this.store) return;
+    if (!this.active) return;
     // A periodic write under way finishes first; then one more with the final state.
     await this.writing;
     await this.save('shutdown');
@@ -391,19 +392,19 @@ export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdo
   }
 
   private async write(reason: string): Promise<void> {
-    const store = this.store;
-    if (!this.path || !store) return;
+    const path = this.path;
+    if (path === undefined || !this.active) return;
     const started = performance.now();
     const clock = this.clock;
-    async function* live(sessions: Iterable<Session>): AsyncGenerator<Session> {
+    async function* live(sessions: AsyncIterable<Session>): AsyncGenerator<Session> {
       let seen = 0;
-      for (const session of sessions) {
+      for await (const session of sessions) {
         if (isLive(session, toSeconds(clock.now()))) yield session;
         if (++seen % WRITE_CHUNK === 0) await yieldToEventLoop();
       }
     }
     try {
-      const { count, bytes } = await writeSnapshot(this.path, live(store.entries()), {
+      const { count, bytes } = await writeSnapshot(path, live(this.sessions.exportAll()), {
         createdAt: new Date(this.clock.now()),
       });
       this.logger.log({
@@ -424,16 +425,16 @@ export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdo
 
   /** Puts back the unexpired sessions of the snapshot; all or nothing. */
   private async restore(): Promise<void> {
-    const store = this.store;
     const path = this.path;
-    if (!store || !path) return;
+    if (path === undefined || !this.active) return;
     const started = performance.now();
     const restored: Array<readonly [string, string]> = [];
     let skipped = 0;
     try {
       for await (const session of readSnapshot(path)) {
-        if (store.restore(session)) restored.push([session.id, session.userId]);
-        else skipped++;
+        if ((await this.sessions.importSession(session)) === 'imported') {
+          restored.push([session.id, session.userId]);
+        } else skipped++;
         if ((restored.length + skipped) % RESTORE_BATCH === 0) await yieldToEventLoop();
       }
     } catch (error) {
@@ -445,7 +446,7 @@ export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdo
       if (error instanceof SessionStoreFullError) {
         this.logger.warn({
           event: 'snapshot_not_restored',
-          message: 'the snapshot holds more sessions than SESSION_CAPACITY: starting empty',
+          message: 'the snapshot holds more sessions than the store has room for: starting empty',
         });
         return;
       }

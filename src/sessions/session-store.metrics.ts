@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import { Metrics } from '../observability/metrics';
+import { FingerprintAuthMetrics } from '../observability/metrics';
 import { SessionRepository, SessionStoreStats } from './session.repository';
 
 /** The figures readiness reports and the metrics expose, from one `stats()` answer. */
@@ -37,7 +37,7 @@ export class SessionStoreMetrics {
 
   constructor(
     private readonly sessions: SessionRepository,
-    metrics: Metrics,
+    metrics: FingerprintAuthMetrics,
   ) {
     const figure = (name: string, help: string, key: keyof SessionStoreFigures) => {
       const read = () => this.figures();

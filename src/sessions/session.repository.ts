@@ -1,4 +1,5 @@
-import { GeoLocation, NewSession, Session } from './session';
+import type { GeoLocation } from '../geoip/geo-location';
+import { NewSession, Session } from './session';
 
 export interface CreateSessionResult {
   readonly session: Session;
@@ -39,6 +40,17 @@ export interface SessionStoreStats {
   readonly estimatedBytes: number | null;
 }
 
+/** What importing one session did. */
+export type ImportOutcome =
+  /** Stored, with its times: it expires when it would have in the store it came from. */
+  | 'imported'
+  /** A session with this id is stored already; left as it is (importing twice is harmless). */
+  | 'exists'
+  /** Past its idle or absolute expiry: not stored. */
+  | 'expired'
+  /** Its id was not made for its user (see session-id.ts): a cluster could not find it by id. */
+  | 'foreign';
+
 export interface SweepResult {
   readonly removed: number;
   /** True when the batch limit stopped the sweep before every expired session was visited. */
@@ -52,6 +64,10 @@ export interface SweepResult {
  * surface as `StoreUnavailableError`.
  */
 export abstract class SessionRepository {
+  /** True when the store keeps sessions across restarts of this process by itself (Redis);
+   *  false when only a snapshot does (memory). */
+  abstract readonly durable: boolean;
+
   /** Stores a new session, enforcing the per-user limit: evicts the least recently active
    *  live sessions (`evict-oldest`) or throws `SessionLimitReachedError` (`reject`); throws
    *  `SessionStoreFullError` at capacity once expired sessions are dropped. */
@@ -81,4 +97,12 @@ export abstract class SessionRepository {
 
   /** Counts for readiness and metrics. */
   abstract stats(): Promise<SessionStoreStats>;
+
+  /** Every stored session, expired ones not yet swept included (the reader decides), for
+   *  snapshots and for moving sessions to another store; in no particular order. */
+  abstract exportAll(): AsyncIterable<Session>;
+
+  /** Puts back a session exported from a store, with its times and hashes as they were (see
+   *  `ImportOutcome`); `SessionStoreFullError` at capacity. */
+  abstract importSession(session: Session): Promise<ImportOutcome>;
 }

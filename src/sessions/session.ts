@@ -1,10 +1,4 @@
-/** Where a session's IP address resolves to; `null` on the session when unknown or private. */
-export interface GeoLocation {
-  /** ISO 3166-1 alpha-2 code, e.g. `GB`. */
-  readonly country: string;
-  readonly region?: string;
-  readonly city?: string;
-}
+import type { GeoLocation } from '../geoip/geo-location';
 
 /**
  * A server-side session as stored. Times are whole seconds since the epoch (small integers keep
@@ -65,3 +59,15 @@ export const isLive = (
   session: Pick<Session, 'idleExpiresAt' | 'absoluteExpiresAt'>,
   nowSeconds: number,
 ): boolean => nowSeconds < session.idleExpiresAt && nowSeconds < session.absoluteExpiresAt;
+
+/** Why a session ended before its expiry (logs and the `fpa_session_revocations_total` metric). */
+export type RevocationReason =
+  | 'logout'
+  | 'user'
+  | 'logout_all'
+  | 'password_change'
+  | 'refresh_reuse'
+  /** The user deleted their account (DELETE /account). */
+  | 'account_deleted'
+  /** A refresh found the session's user gone (deleted outside the service). */
+  | 'user_missing';

@@ -1,5 +1,6 @@
 import { Device, parseDevice } from './device';
-import { expiresAt, GeoLocation, Session } from './session';
+import type { GeoLocation } from '../geoip/geo-location';
+import { expiresAt, Session } from './session';
 
 export interface LocationView {
   readonly country: string;

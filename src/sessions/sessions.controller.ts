@@ -1,4 +1,14 @@
-import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
+import {
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Param,
+  Post,
+  Req,
+  Res,
+} from '@nestjs/common';
 import {
   ApiNoContentResponse,
   ApiOkResponse,
@@ -6,16 +16,20 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
 import { AuthCookiesService } from '../auth/auth-cookies.service';
 import { CurrentUser, AuthenticatedUser } from '../auth/current-session.decorator';
-import { ApiError, ApiGuarded, ApiNoBody } from '../common/api-docs';
+import { FingerprintAuthGuard } from '../auth/fingerprint-auth.guard';
+import { clientOf, HttpRequestLike } from '../http/client';
+import { LibraryRoutes } from '../http/library-routes';
+import { ApiError, ApiGuarded, ApiNoBody } from '../http/api-docs';
 import { RevokedResponseDto } from '../auth/dto/auth-responses.dto';
 import { AlertListDto, SessionListDto } from './dto/session-responses.dto';
 import { SessionsService } from './sessions.service';
 
+/** Your sessions: list them, end one or all others, see what looks unusual. */
 @ApiTags('sessions')
 @ApiGuarded()
+@LibraryRoutes(FingerprintAuthGuard)
 @Controller('sessions')
 export class SessionsController {
   constructor(
@@ -36,8 +50,8 @@ export class SessionsController {
     type: AlertListDto,
     description: 'Alerts; an empty list when nothing stands out',
   })
-  async alerts(@CurrentUser() user: AuthenticatedUser) {
-    return { alerts: await this.sessions.alerts(user.id) };
+  async alerts(@CurrentUser() user: AuthenticatedUser, @Req() request: HttpRequestLike) {
+    return { alerts: await this.sessions.alerts(user.id, clientOf(request)) };
   }
 
   @Post('logout-all')
@@ -45,8 +59,15 @@ export class SessionsController {
   @ApiOperation({ summary: 'End every session but the current one' })
   @ApiNoBody()
   @ApiOkResponse({ type: RevokedResponseDto, description: 'Every other session ended' })
-  async logoutAll(@CurrentUser() user: AuthenticatedUser) {
-    return { revoked: await this.sessions.revokeOthers(user.id, user.sessionId, 'logout_all') };
+  async logoutAll(@CurrentUser() user: AuthenticatedUser, @Req() request: HttpRequestLike) {
+    return {
+      revoked: await this.sessions.revokeOthers(
+        user.id,
+        user.sessionId,
+        'logout_all',
+        clientOf(request),
+      ),
+    };
   }
 
   @Delete(':sessionId')
@@ -64,9 +85,10 @@ export class SessionsController {
   async revoke(
     @CurrentUser() user: AuthenticatedUser,
     @Param('sessionId') sessionId: string,
-    @Res({ passthrough: true }) reply: FastifyReply,
+    @Req() request: HttpRequestLike,
+    @Res({ passthrough: true }) response: unknown,
   ): Promise<void> {
-    await this.sessions.revoke(user.id, sessionId);
-    if (sessionId === user.sessionId) this.cookies.clear(reply);
+    await this.sessions.revoke(user.id, sessionId, 'user', clientOf(request));
+    if (sessionId === user.sessionId) this.cookies.clear(response);
   }
 }

@@ -1,76 +1,78 @@
-import { Module } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { DynamicModule, Module, Type } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { AuthCookiesModule } from '../auth/auth-cookies.module';
 import { Clock } from '../common/clock';
-import { Env } from '../config';
+import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { RedisClient } from '../redis/redis-client';
-import { REDIS_CLIENT, RedisModule } from '../redis/redis.module';
-import { InMemorySessionRepository } from './in-memory-session.repository';
-import { RedisSessionRepository } from './redis-session.repository';
+import { REDIS_CLIENT } from '../redis/redis-connection';
 import { SessionPolicy } from './session';
 import { SessionRepository } from './session.repository';
 import { SessionCleanupJob } from './session-cleanup.job';
 import { SessionSnapshotService } from './session-snapshot';
 import { SessionStoreHealthIndicator } from './session-store.health';
 import { SessionStoreMetrics } from './session-store.metrics';
-import { SessionsController } from './sessions.controller';
 import { SessionsService } from './sessions.service';
+import { InMemorySessionRepository } from './stores/memory/in-memory-session.repository';
+import { RedisSessionRepository } from './stores/redis/redis-session.repository';
 
-export function sessionPolicy(config: ConfigService<Env, true>): SessionPolicy {
+export function sessionPolicy(config: FingerprintAuthConfig): SessionPolicy {
   return {
-    idleTtl: config.get('SESSION_IDLE_TTL', { infer: true }),
-    absoluteTtl: config.get('SESSION_ABSOLUTE_TTL', { infer: true }),
-    maxPerUser: config.get('MAX_SESSIONS_PER_USER', { infer: true }),
-    limitPolicy: config.get('SESSION_LIMIT_POLICY', { infer: true }),
-    refreshGracePeriod: config.get('REFRESH_GRACE_PERIOD', { infer: true }),
+    idleTtl: config.sessionIdleTtl,
+    absoluteTtl: config.sessionAbsoluteTtl,
+    maxPerUser: config.maxSessionsPerUser,
+    limitPolicy: config.sessionLimitPolicy,
+    refreshGracePeriod: config.refreshGracePeriod,
   };
 }
 
 /** Picks the session store from validated config; an unknown kind is a programming error. */
-function sessionRepositoryFactory(
-  config: ConfigService<Env, true>,
+export function sessionRepositoryFactory(
+  config: FingerprintAuthConfig,
   clock: Clock,
   redis: RedisClient | null,
 ): SessionRepository {
-  const store = config.get('SESSION_STORE', { infer: true });
+  const store = config.sessionStore;
   switch (store) {
     case 'memory':
-      return new InMemorySessionRepository(
-        sessionPolicy(config),
-        config.get('SESSION_CAPACITY', { infer: true }),
-        clock,
-      );
+      return new InMemorySessionRepository(sessionPolicy(config), config.sessionCapacity, clock);
     case 'redis':
-      if (redis === null) throw new Error('SESSION_STORE=redis needs the Redis client');
-      return new RedisSessionRepository(
-        redis,
-        sessionPolicy(config),
-        clock,
-        config.get('REDIS_KEY_PREFIX', { infer: true }),
-      );
+      if (redis === null) throw new Error('the redis session store needs the Redis client');
+      return new RedisSessionRepository(redis, sessionPolicy(config), clock, config.redisKeyPrefix);
     default: {
       const unknown: never = store;
-      throw new Error(`Unknown SESSION_STORE: ${String(unknown)}`);
+      throw new Error(`Unknown session store: ${String(unknown)}`);
     }
   }
 }
 
-@Module({
-  imports: [TerminusModule, RedisModule, AuthCookiesModule],
-  controllers: [SessionsController],
-  providers: [
-    {
-      provide: SessionRepository,
-      inject: [ConfigService, Clock, REDIS_CLIENT],
-      useFactory: sessionRepositoryFactory,
-    },
-    SessionsService,
-    SessionCleanupJob,
-    SessionStoreHealthIndicator,
-    SessionStoreMetrics,
-    SessionSnapshotService,
-  ],
-  exports: [SessionRepository, SessionsService, SessionStoreHealthIndicator, SessionCleanupJob],
-})
-export class SessionsModule {}
+/**
+ * Sessions: the store (behind `SessionRepository`, which only this module sees), the one door to
+ * it (`SessionsService`), cleanup, snapshots, readiness and gauges; with `controllers`, the
+ * routes that list and end sessions.
+ */
+@Module({})
+export class SessionsModule {
+  static register(
+    core: DynamicModule,
+    controllers: Type[] = [],
+    imports: DynamicModule[] = [],
+  ): DynamicModule {
+    return {
+      module: SessionsModule,
+      imports: [core, TerminusModule, ...imports],
+      controllers,
+      providers: [
+        {
+          provide: SessionRepository,
+          inject: [FingerprintAuthConfig, Clock, REDIS_CLIENT],
+          useFactory: sessionRepositoryFactory,
+        },
+        SessionsService,
+        SessionCleanupJob,
+        SessionStoreHealthIndicator,
+        SessionStoreMetrics,
+        SessionSnapshotService,
+      ],
+      exports: [SessionsService, SessionStoreHealthIndicator, SessionCleanupJob],
+    };
+  }
+}

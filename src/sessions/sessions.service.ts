@@ -1,27 +1,52 @@
 import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { Env } from '../config';
-import { RevocationReason, SecurityEvents } from '../observability/security-events';
-import { NewSession, Session } from './session';
-import { SessionAlert, sessionAlerts, AlertThresholds } from './session-alerts';
+import { Clock } from '../common/clock';
+import type { ClientInfo } from '../http/client';
+import { SecurityEvents } from '../observability/security-events';
+import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
+import { safeEqual } from '../common/hashes';
+import { NewSession, RevocationReason, Session, toSeconds } from './session';
+import { AlertThresholds, SessionAlert, sessionAlerts } from './session-alerts';
 import { SessionNotFoundError } from './session.errors';
 import { SESSION_ID_PATTERN } from './session-id';
-import { CreateSessionResult, SessionRepository } from './session.repository';
+import {
+  CreateSessionResult,
+  RefreshOutcome,
+  RefreshRotation,
+  SessionRepository,
+} from './session.repository';
 import { SessionView, sessionView } from './session.view';
 
+/** What an access token says about its session (its verified `sub`, `sid` and `fgp` claims). */
+export interface SessionClaims {
+  readonly sub: string;
+  readonly sid: string;
+  readonly fgp: string;
+}
+
+/** Why a token's session was refused: gone (revoked, expired) or not the token's. */
+export type SessionRejection = 'session_not_found' | 'session_mismatch';
+
+/**
+ * The one door to the session store: starting, authenticating, touching, rotating, listing and
+ * ending sessions, each logged and counted where it matters. Nothing else talks to the
+ * `SessionRepository` on a request's behalf.
+ */
 @Injectable()
 export class SessionsService {
   private readonly thresholds: AlertThresholds;
+  private readonly activityInterval: number;
 
   constructor(
     private readonly sessions: SessionRepository,
     private readonly events: SecurityEvents,
-    config: ConfigService<Env, true>,
+    private readonly clock: Clock,
+    config: FingerprintAuthConfig,
   ) {
     this.thresholds = {
-      maxSessions: config.get('ALERT_MAX_SESSIONS', { infer: true }),
-      maxIpAddresses: config.get('ALERT_MAX_IPS', { infer: true }),
+      maxSessions: config.alertMaxSessions,
+      maxIpAddresses: config.alertMaxIps,
     };
+    this.activityInterval = config.sessionActivityInterval;
   }
 
   /** Stores a new session under the per-user limit; evictions are logged and counted. */
@@ -29,6 +54,40 @@ export class SessionsService {
     const result = await this.sessions.create(input);
     this.events.sessionsEvicted(result.evicted.length, { userId: input.userId });
     return result;
+  }
+
+  /**
+   * The live session a verified token names, when it belongs to the token's user and holds the
+   * token's fingerprint hash; records activity (at most every sessionActivityInterval, or when
+   * the address or browser changed).
+   */
+  async authenticate(
+    claims: SessionClaims,
+    client: ClientInfo,
+  ): Promise<Session | SessionRejection> {
+    const session = await this.sessions.findById(claims.sid);
+    if (session === null) return 'session_not_found';
+    if (session.userId !== claims.sub || !safeEqual(session.fingerprintHash, claims.fgp)) {
+      return 'session_mismatch';
+    }
+    if (
+      toSeconds(this.clock.now()) - session.lastActivity >= this.activityInterval ||
+      client.ipAddress !== session.ipAddress ||
+      client.userAgent !== session.userAgent
+    ) {
+      await this.sessions.touch(session.id, client.ipAddress, client.userAgent);
+    }
+    return session;
+  }
+
+  /** The live session with this id, or null (a refresh checks its credential against it). */
+  find(sessionId: string): Promise<Session | null> {
+    return this.sessions.findById(sessionId);
+  }
+
+  /** Checks a presented refresh credential and rotates it (see `RefreshOutcome`). */
+  rotateRefresh(sessionId: string, rotation: RefreshRotation): Promise<RefreshOutcome> {
+    return this.sessions.rotateRefresh(sessionId, rotation);
   }
 
   /** The user's live sessions, most recent activity first. */
@@ -44,14 +103,20 @@ export class SessionsService {
     userId: string,
     sessionId: string,
     reason: RevocationReason = 'user',
+    client?: ClientInfo,
   ): Promise<Session> {
     // Anything that is not shaped like a session id names no session: the same 404, no store call.
     const revoked = SESSION_ID_PATTERN.test(sessionId)
       ? await this.sessions.revoke(sessionId, userId)
       : null;
     if (!revoked) throw new SessionNotFoundError();
-    this.events.sessionRevoked(reason, 1, { userId, sessionId });
+    this.events.sessionRevoked(reason, 1, { userId, sessionId }, client);
     return revoked;
+  }
+
+  /** Removes a session that must not stand (its user vanished meanwhile); nothing is logged. */
+  async discard(sessionId: string, userId: string): Promise<void> {
+    await this.sessions.revoke(sessionId, userId);
   }
 
   /** Ends every session of the user but `exceptSessionId`; returns how many ended. */
@@ -59,16 +124,23 @@ export class SessionsService {
     userId: string,
     exceptSessionId: string,
     reason: RevocationReason,
+    client?: ClientInfo,
   ): Promise<number> {
     const count = await this.sessions.revokeAllForUser(userId, exceptSessionId);
-    this.events.sessionRevoked(reason, count, { userId });
+    this.events.sessionRevoked(reason, count, { userId }, client);
     return count;
   }
 
-  async alerts(userId: string): Promise<SessionAlert[]> {
+  /** Ends every session of the user; returns how many ended (logging is the caller's). */
+  endAll(userId: string): Promise<number> {
+    return this.sessions.revokeAllForUser(userId);
+  }
+
+  async alerts(userId: string, client?: ClientInfo): Promise<SessionAlert[]> {
     const alerts = sessionAlerts(await this.sessions.listByUser(userId), this.thresholds);
-    for (const alert of alerts)
-      this.events.alertRaised(alert.code, { userId, sessionId: alert.sessionId });
+    for (const alert of alerts) {
+      this.events.alertRaised(alert.code, { userId, sessionId: alert.sessionId }, client);
+    }
     return alerts;
   }
 }

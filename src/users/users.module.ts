@@ -1,42 +1,35 @@
-import { Inject, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import {
+  DynamicModule,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  OnApplicationShutdown,
+  OnModuleInit,
+} from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { Env } from '../config';
+import { FINGERPRINT_AUTH_OPTIONS } from '../fingerprint-auth-core.module';
+import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
+import type { FingerprintAuthOptions } from '../options/fingerprint-auth-options';
 import { openDatabase, UsersDatabase } from './database/database';
 import { migrateToLatest } from './database/migrations';
 import { normaliseStoredEmails, unresolvedEmailsWarning } from './database/stored-emails';
 import { KyselyUserRepository } from './kysely-user.repository';
 import { PasswordHasher } from './password-hasher';
+import { UserDatabaseHealthIndicator } from './user-database.health';
 import { UserRepository } from './user.repository';
 import { UsersService } from './users.service';
-import { UserDatabaseHealthIndicator } from './user-database.health';
 
+/** The built-in user database (SQLite or PostgreSQL); null when the host brings its own users. */
 export const USERS_DATABASE = Symbol('USERS_DATABASE');
 
-@Module({
-  imports: [TerminusModule],
-  providers: [
-    {
-      provide: USERS_DATABASE,
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<Env, true>): UsersDatabase =>
-        openDatabase(config.get('DATABASE_URL', { infer: true })),
-    },
-    {
-      provide: UserRepository,
-      inject: [USERS_DATABASE],
-      useFactory: (database: UsersDatabase) => new KyselyUserRepository(database),
-    },
-    PasswordHasher,
-    UsersService,
-    UserDatabaseHealthIndicator,
-  ],
-  exports: [UsersService, PasswordHasher, UserDatabaseHealthIndicator],
-})
-export class UsersModule implements OnModuleInit, OnApplicationShutdown {
-  constructor(@Inject(USERS_DATABASE) private readonly database: UsersDatabase) {}
+/** Migrates the built-in database at start and closes it at shutdown. */
+@Injectable()
+export class BuiltInUserDatabase implements OnModuleInit, OnApplicationShutdown {
+  constructor(@Inject(USERS_DATABASE) private readonly database: UsersDatabase | null) {}
 
   async onModuleInit(): Promise<void> {
+    if (this.database === null) return;
     await migrateToLatest(this.database.db, this.database.kind);
     // Accounts left unnormalised by the skeleton migration (or registered meanwhile by instances
     // of the release before it): retried, as their conflict may be gone, and listed at every
@@ -54,6 +47,36 @@ export class UsersModule implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.database.db.destroy();
+    await this.database?.db.destroy();
+  }
+}
+
+/** Accounts: the `UserRepository` (the host's, or the built-in one), passwords, readiness. */
+@Module({})
+export class UsersModule {
+  static register(core: DynamicModule): DynamicModule {
+    return {
+      module: UsersModule,
+      imports: [core, TerminusModule],
+      providers: [
+        {
+          provide: USERS_DATABASE,
+          inject: [FINGERPRINT_AUTH_OPTIONS, FingerprintAuthConfig],
+          useFactory: (options: FingerprintAuthOptions, config: FingerprintAuthConfig) =>
+            options.users ? null : openDatabase(config.databaseUrl),
+        },
+        {
+          provide: UserRepository,
+          inject: [FINGERPRINT_AUTH_OPTIONS, USERS_DATABASE],
+          useFactory: (options: FingerprintAuthOptions, database: UsersDatabase | null) =>
+            options.users ?? new KyselyUserRepository(database as UsersDatabase),
+        },
+        BuiltInUserDatabase,
+        PasswordHasher,
+        UsersService,
+        UserDatabaseHealthIndicator,
+      ],
+      exports: [UsersService, UserDatabaseHealthIndicator],
+    };
   }
 }

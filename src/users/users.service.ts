@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Clock } from '../common/clock';
 import {
   CurrentPasswordIncorrectError,
   InvalidCredentialsError,
@@ -7,13 +8,21 @@ import {
 import { emailSkeleton, normaliseEmail } from './email-address';
 import { PasswordHasher } from './password-hasher';
 import { User } from './user';
+import { CachedUser, UserCache } from './user-cache';
 import { UserRepository } from './user.repository';
 
+/**
+ * Accounts: registration, password checks and changes, deletion, and who a signed-in user is.
+ * A host app that creates its users itself (`routes: { register: false }`) calls `register` here.
+ */
 @Injectable()
 export class UsersService {
+  private readonly cache = new UserCache();
+
   constructor(
     private readonly users: UserRepository,
     private readonly hasher: PasswordHasher,
+    private readonly clock: Clock,
   ) {}
 
   /**
@@ -49,6 +58,21 @@ export class UsersService {
   }
 
   /**
+   * Who a signed-in user is (id, email, display name), from the cache when this instance asked
+   * recently (see `UserCache`); null when the user no longer exists.
+   */
+  async signedIn(id: string): Promise<CachedUser | null> {
+    const now = this.clock.now();
+    const cached = this.cache.get(id, now);
+    if (cached !== undefined) return cached;
+    const user = await this.users.findById(id);
+    if (user === null) return null;
+    const known: CachedUser = { id: user.id, email: user.email, displayName: user.displayName };
+    this.cache.set(known, now);
+    return known;
+  }
+
+  /**
    * The signed-in user, once `password` is confirmed to be theirs: `CurrentPasswordIncorrectError`
    * when it is not, `UnauthenticatedError` when the user no longer exists.
    */
@@ -69,10 +93,19 @@ export class UsersService {
   ): Promise<void> {
     const user = await this.confirmPassword(userId, currentPassword);
     await this.users.updatePasswordHash(user.id, await this.hasher.hash(newPassword));
+    this.cache.delete(user.id);
   }
 
   /** Removes the user row; false when it was already gone. Sessions are the caller's to end. */
-  delete(userId: string): Promise<boolean> {
-    return this.users.delete(userId);
+  async delete(userId: string): Promise<boolean> {
+    this.cache.delete(userId);
+    const deleted = await this.users.delete(userId);
+    this.cache.delete(userId);
+    return deleted;
+  }
+
+  /** Forgets what this instance cached of the user (it changed elsewhere, or is gone). */
+  forget(userId: string): void {
+    this.cache.delete(userId);
   }
 }

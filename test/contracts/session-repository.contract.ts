@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { FakeClock } from '../../src/common/clock';
-import { GeoLocation, NewSession, Session, SessionPolicy } from '../../src/sessions/session';
+import type { GeoLocation } from '../../src/geoip/geo-location';
+import { NewSession, Session, SessionPolicy } from '../../src/sessions/session';
 import { SessionLimitReachedError } from '../../src/sessions/session.errors';
 import { RefreshRotation, SessionRepository } from '../../src/sessions/session.repository';
 import { newSessionId } from '../../src/sessions/session-id';

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import * as jwt from 'jsonwebtoken';
 import { keyId } from '../../src/auth/signing-keys';
-import { Metrics } from '../../src/observability/metrics';
+import { FingerprintAuthMetrics } from '../../src/observability/metrics';
 import { startApp, TestApp } from '../support/app';
 import { signedInClient, TestClient } from '../support/client';
 
@@ -52,7 +52,7 @@ describe('signing-key rotation (e2e)', () => {
 
   async function rejectionsFor(reason: string): Promise<number> {
     const metric = await target.app
-      .get(Metrics)
+      .get(FingerprintAuthMetrics)
       .registry.getSingleMetric('fpa_guard_rejections_total')
       ?.get();
     return metric?.values.find((value) => value.labels.reason === reason)?.value ?? 0;
@@ -98,7 +98,7 @@ describe('signing-key rotation (e2e)', () => {
     const token = client.accessToken as string;
     const old = resign(token, OLD_KEY);
     expect((await me(old)).statusCode).toBe(200);
-    target.clock.advance(target.env.ACCESS_TOKEN_TTL * 1000);
+    target.clock.advance(target.config.accessTokenTtl * 1000);
     // The token itself has not expired (its exp is in real time, still ahead): only the key's
     // window decides.
     await expectRejected('old key after its window', old, 'unknown_key');

@@ -2,17 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigService } from '@nestjs/config';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type Redis from 'ioredis';
 import { AppModule } from '../../src/app.module';
-import { configureApp, fastifyAdapter } from '../../src/bootstrap';
+import { configureApp, fastifyAdapter } from '../../src/http/bootstrap';
 import { FakeClock } from '../../src/common/clock';
-import { openApiDocument } from '../../src/common/openapi';
-import { REDIS_CLIENT } from '../../src/redis/redis.module';
-import { InMemorySessionRepository } from '../../src/sessions/in-memory-session.repository';
+import { openApiDocument } from '../../src/http/openapi';
+import { REDIS_CLIENT } from '../../src/redis/redis-connection';
+import { InMemorySessionRepository } from '../../src/sessions/stores/memory/in-memory-session.repository';
 import { SessionRepository } from '../../src/sessions/session.repository';
 import { sessionPolicy } from '../../src/sessions/sessions.module';
 import { startApp, testEnv, TestApp } from '../support/app';
@@ -366,7 +365,7 @@ async function startAppWithRedisCounters(
   prefix: string,
   overrides: Record<string, string> = {},
 ): Promise<TestApp> {
-  const env = testEnv({
+  const config = testEnv({
     SESSION_STORE: 'redis',
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: prefix,
@@ -375,29 +374,23 @@ async function startAppWithRedisCounters(
   });
   const clock = new FakeClock(Date.now());
   const moduleRef = await Test.createTestingModule({
-    imports: [AppModule.forRoot(env, { clock })],
+    imports: [AppModule.forRoot(config, { clock })],
   })
     .overrideProvider(SessionRepository)
-    .useValue(
-      new InMemorySessionRepository(
-        sessionPolicy(new ConfigService(env)),
-        env.SESSION_CAPACITY,
-        clock,
-      ),
-    )
+    .useValue(new InMemorySessionRepository(sessionPolicy(config), config.sessionCapacity, clock))
     .compile();
-  const app = moduleRef.createNestApplication<NestFastifyApplication>(fastifyAdapter(env), {
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(fastifyAdapter(config), {
     bodyParser: false,
     logger: false,
   });
-  await configureApp(app, env);
+  await configureApp(app, config);
   checkResponsesAgainst(app, () => openApiDocument(app));
   await app.init();
   const fastify = app.getHttpAdapter().getInstance();
   await fastify.ready();
   return {
     app,
-    env,
+    config,
     clock,
     inject: (options: InjectOptions) => fastify.inject(options),
     close: () => app.close(),

@@ -1,6 +1,6 @@
 import { createHmac, createSign, generateKeyPairSync, KeyObject, sign } from 'node:crypto';
 import * as jwt from 'jsonwebtoken';
-import { Metrics } from '../../src/observability/metrics';
+import { FingerprintAuthMetrics } from '../../src/observability/metrics';
 import { startApp, TEST_SECRET, TestApp } from '../support/app';
 import { signedInClient } from '../support/client';
 
@@ -218,7 +218,7 @@ describe('token forgery (e2e)', () => {
     ];
     for (const [name, value] of cases) await expectRejected(name, value);
     // Counted as a token that cannot be used, not as a missing one.
-    const metrics = target.app.get(Metrics).registry;
+    const metrics = target.app.get(FingerprintAuthMetrics).registry;
     const malformed = async () =>
       (await metrics.getSingleMetric('fpa_guard_rejections_total')?.get())?.values.find(
         (value) => value.labels.reason === 'malformed_token',
@@ -272,7 +272,7 @@ describe('token forgery (e2e)', () => {
   it('refuses a token that lives longer than ACCESS_TOKEN_TTL', async () => {
     const header = { alg: 'HS256', typ: 'JWT' };
     const iat = Math.floor(Date.now() / 1000);
-    const ttl = target.env.ACCESS_TOKEN_TTL;
+    const ttl = target.config.accessTokenTtl;
     await expectRejected(
       'one second too long',
       `Bearer ${hmacToken(header, { ...claims, iat, exp: iat + ttl + 1 }, TEST_SECRET)}`,

@@ -2,10 +2,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { createApp } from '../../src/bootstrap';
+import { createApp } from '../../src/http/bootstrap';
 import { FakeClock } from '../../src/common/clock';
-import { openApiDocument } from '../../src/common/openapi';
-import { Env, validateEnv } from '../../src/config';
+import { openApiDocument } from '../../src/http/openapi';
+import { ServiceConfig, validateEnv } from '../../src/config';
 import { checkResponsesAgainst } from './documented-responses';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -34,7 +34,7 @@ export const TEST_DATA_DIR = join(tmpdir(), `fpa-e2e-data-${process.pid}`);
  * The environment e2e tests start from: production defaults, an in-memory SQLite database, no
  * session snapshot, and nothing on disk in the repository.
  */
-export function testEnv(overrides: Record<string, string> = {}): Env {
+export function testEnv(overrides: Record<string, string> = {}): ServiceConfig {
   return validateEnv({
     NODE_ENV: 'test',
     JWT_SECRET: TEST_SECRET,
@@ -53,7 +53,8 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
 
 export interface TestApp {
   readonly app: NestFastifyApplication;
-  readonly env: Env;
+  /** The service's config the app runs on (validated from the test's environment record). */
+  readonly config: ServiceConfig;
   readonly clock: FakeClock;
   inject(options: InjectOptions): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
@@ -67,16 +68,16 @@ export async function startApp(
   overrides: Record<string, string> = {},
   options: { clock?: FakeClock } = {},
 ): Promise<TestApp> {
-  const env = testEnv(overrides);
+  const config = testEnv(overrides);
   const clock = options.clock ?? new FakeClock(Date.now());
-  const app = await createApp(env, { logger: false, clock });
+  const app = await createApp(config, { logger: false, clock });
   checkResponsesAgainst(app, () => openApiDocument(app));
   await app.init();
   const fastify = app.getHttpAdapter().getInstance();
   await fastify.ready();
   return {
     app,
-    env,
+    config,
     clock,
     inject: (injectOptions) => fastify.inject(injectOptions),
     close: () => app.close(),

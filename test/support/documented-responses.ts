@@ -1,6 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { OpenAPIObject } from '@nestjs/swagger';
-import { OPENAPI_PATH } from '../../src/common/openapi';
+import { OPENAPI_PATH } from '../../src/http/openapi';
 
 /*
  * Keeps the OpenAPI document and the server's real answers from drifting apart. Every in-process

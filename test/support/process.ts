@@ -19,6 +19,13 @@ function dataDirFor(env: Record<string, string>): { env: Record<string, string>;
   };
 }
 
+/** Every process started here and not yet exited: killed after the suite, so a failing test
+ *  (one that throws before its own `stop`) never leaves a service holding its port. */
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export interface ServiceProcess {
   readonly child: ChildProcess;
   readonly url: string;
@@ -49,8 +56,10 @@ export async function startService(
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  running.add(child);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
+      running.delete(child);
       data.remove();
       resolve(code);
     }),

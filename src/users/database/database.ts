@@ -10,7 +10,7 @@ import {
   SqliteDialect,
 } from 'kysely';
 import { DatabaseError, Pool } from 'pg';
-import { createPrivateFile, ensurePrivateDirectory } from '../../config';
+import { createPrivateFile, ensurePrivateDirectory } from '../../options/data-files';
 
 /** Written as ISO 8601 text on both databases; read back as text (SQLite) or a Date (timestamptz). */
 type Timestamp = ColumnType<string | Date, string, string>;

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
-import { Env, inDataDir } from './env.schema';
+import { FingerprintAuthConfig, inDataDir } from './fingerprint-auth-config';
 
-/** The generated JWT key's file name inside DATA_DIR. */
+/** The generated JWT key's file name inside dataDir. */
 export const JWT_SECRET_FILE_NAME = 'jwt-secret';
 
 /** Creates `dir` and any missing parents with mode 0700; an existing directory is left as it is. */
@@ -20,7 +20,7 @@ export function createPrivateFile(path: string): boolean {
   }
 }
 
-/** The SQLite file DATABASE_URL names, or null (PostgreSQL, `sqlite::memory:`). */
+/** The SQLite file databaseUrl names, or null (PostgreSQL, `sqlite::memory:`). */
 export function sqliteFile(databaseUrl: string): string | null {
   if (!databaseUrl.startsWith('sqlite:')) return null;
   const path = databaseUrl.slice('sqlite:'.length);
@@ -36,15 +36,15 @@ export interface DataPath {
 }
 
 /**
- * What the service keeps on disk for this configuration: DATA_DIR, the SQLite file (wherever
- * DATABASE_URL puts it), DATA_DIR's JWT key and the session snapshot.
+ * What is kept on disk for this configuration: dataDir, the SQLite file (wherever databaseUrl
+ * puts it), dataDir's JWT key and the session snapshot.
  */
-export function dataPaths(env: Env): DataPath[] {
+export function dataPaths(config: FingerprintAuthConfig): DataPath[] {
   const paths: DataPath[] = [
-    { path: env.DATA_DIR, kind: 'directory' },
-    { path: inDataDir(env.DATA_DIR, JWT_SECRET_FILE_NAME), kind: 'file' },
+    { path: config.dataDir, kind: 'directory' },
+    { path: inDataDir(config.dataDir, JWT_SECRET_FILE_NAME), kind: 'file' },
   ];
-  const database = sqliteFile(env.DATABASE_URL);
+  const database = sqliteFile(config.databaseUrl);
   if (database !== null) {
     paths.push({
       path: database,
@@ -52,8 +52,8 @@ export function dataPaths(env: Env): DataPath[] {
       companions: [`${database}-wal`, `${database}-shm`],
     });
   }
-  if (env.SESSION_SNAPSHOT_PATH !== undefined) {
-    paths.push({ path: env.SESSION_SNAPSHOT_PATH, kind: 'file' });
+  if (config.sessionSnapshotPath !== undefined) {
+    paths.push({ path: config.sessionSnapshotPath, kind: 'file' });
   }
   return paths;
 }

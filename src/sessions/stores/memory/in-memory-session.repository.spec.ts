@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { FakeClock } from '../common/clock';
+import { FakeClock } from '../../../common/clock';
 import { InMemorySessionRepository } from './in-memory-session.repository';
-import { NewSession, SessionPolicy } from './session';
-import { SessionStoreFullError } from './session.errors';
+import { NewSession, Session, SessionPolicy } from '../../session';
+import { SessionStoreFullError } from '../../session.errors';
 
 /*
  * What only the in-memory store does: a fixed capacity, the bucketed sweep and snapshots.
@@ -29,6 +29,13 @@ const newSession = (userId = 'user-1', overrides: Partial<NewSession> = {}): New
   location: null,
   ...overrides,
 });
+
+/** Every session the store exports (its port's `exportAll`). */
+async function exported(store: InMemorySessionRepository): Promise<Session[]> {
+  const sessions: Session[] = [];
+  for await (const session of store.exportAll()) sessions.push(session);
+  return sessions;
+}
 
 describe('InMemorySessionRepository', () => {
   let clock: FakeClock;
@@ -80,13 +87,13 @@ describe('InMemorySessionRepository', () => {
 
     // Callers and snapshots get plain objects with every field their own (spreading keeps them all),
     // and a saved one restores into an equal session.
-    const [saved] = [...repository.entries()];
+    const [saved] = await exported(repository);
     expect(saved).toEqual(expect.objectContaining({ id: session.id, ...expected }));
     expect(Object.keys(saved)).toHaveLength(15);
     expect({ ...(await repository.findById(session.id)) }).toStrictEqual(saved);
     const fresh = new InMemorySessionRepository(policy, 100, clock);
-    expect(fresh.restore({ ...saved })).toBe(true);
-    expect([...fresh.entries()]).toEqual([saved]);
+    expect(await fresh.importSession({ ...saved })).toBe('imported');
+    expect(await exported(fresh)).toEqual([saved]);
   });
 
   it('keeps hash-like values that are not canonical base64url exactly as given', async () => {
@@ -161,14 +168,15 @@ describe('InMemorySessionRepository', () => {
     expect((await large.stats()).stored).toBe(0);
   });
 
-  it('restores saved sessions that are still live and skips expired ones', async () => {
+  it('imports exported sessions that are still live and skips expired ones', async () => {
     const { session } = await repository.create(newSession());
-    const saved = [...repository.entries()].map((s) => ({ ...s }));
+    const saved = (await exported(repository)).map((s) => ({ ...s }));
     const fresh = new InMemorySessionRepository(policy, 100, clock);
-    expect(fresh.restore(saved[0])).toBe(true);
+    expect(await fresh.importSession(saved[0])).toBe('imported');
+    expect(await fresh.importSession(saved[0])).toBe('exists');
     expect(await fresh.findById(session.id)).toMatchObject({ id: session.id, userId: 'user-1' });
     clock.advance(31 * MINUTE);
     const later = new InMemorySessionRepository(policy, 100, clock);
-    expect(later.restore(saved[0])).toBe(false);
+    expect(await later.importSession(saved[0])).toBe('expired');
   });
 });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Env } from '../config';
+import type { ServiceConfig } from '../config';
 
 /**
  * How often Node checks the request and header deadlines. Its default, 30 s, would let a 5 s
@@ -21,16 +21,16 @@ export interface HttpTimeoutOptions {
  * no request timeout at all.)
  */
 export function httpTimeouts(
-  env: Pick<Env, 'REQUEST_TIMEOUT' | 'HEADERS_TIMEOUT' | 'KEEP_ALIVE_TIMEOUT'>,
+  config: Pick<ServiceConfig, 'requestTimeout' | 'headersTimeout' | 'keepAliveTimeout'>,
 ): HttpTimeoutOptions {
-  const requestTimeout = env.REQUEST_TIMEOUT * 1000;
+  const requestTimeout = config.requestTimeout * 1000;
   return {
     requestTimeout,
-    keepAliveTimeout: env.KEEP_ALIVE_TIMEOUT * 1000,
+    keepAliveTimeout: config.keepAliveTimeout * 1000,
     // Node checks headersTimeout against requestTimeout when it creates the server: both go here.
     http: {
       requestTimeout,
-      headersTimeout: env.HEADERS_TIMEOUT * 1000,
+      headersTimeout: config.headersTimeout * 1000,
       connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
     },
   };

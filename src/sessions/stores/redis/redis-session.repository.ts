@@ -1,18 +1,20 @@
 import { Cluster } from 'ioredis';
-import { Clock } from '../common/clock';
-import { StoreUnavailableError } from '../common/errors';
-import type { RedisClient } from '../redis/redis-client';
-import { GeoLocation, isLive, NewSession, Session, SessionPolicy, toSeconds } from './session';
-import { SessionLimitReachedError } from './session.errors';
-import { sessionShard, userShard } from './session-id';
+import { Clock } from '../../../common/clock';
+import { StoreUnavailableError } from '../../../common/errors';
+import type { RedisClient } from '../../../redis/redis-client';
+import type { GeoLocation } from '../../../geoip/geo-location';
+import { isLive, NewSession, Session, SessionPolicy, toSeconds } from '../../session';
+import { SessionLimitReachedError } from '../../session.errors';
+import { sessionShard, userShard } from '../../session-id';
 import {
   CreateSessionResult,
+  ImportOutcome,
   RefreshOutcome,
   RefreshRotation,
   SessionRepository,
   SessionStoreStats,
   SweepResult,
-} from './session.repository';
+} from '../../session.repository';
 
 /*
  * Key layout (`{tag}` is the user's shard, see session-id.ts, so one user's keys share a slot):
@@ -237,6 +239,9 @@ return 'imported'
 const LATE_ALLOWANCE_MS = 1000;
 
 type ScriptName = keyof typeof SCRIPTS;
+
+/** Keys asked for per SCAN step (and hashes read at once) when exporting. */
+const EXPORT_BATCH = 500;
 type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
 /** A script's reply for one session: its id and its hash as a flat field/value list. */
 type SessionReply = [string, string[]];
@@ -246,6 +251,7 @@ type SessionReply = [string, string[]];
  * Any Redis error or timeout becomes `StoreUnavailableError('sessions')`: a 503, never a pass.
  */
 export class RedisSessionRepository extends SessionRepository {
+  readonly durable = true;
   /** How long the client waits for a command (ms); 0 when it waits forever. */
   private readonly commandTimeoutMs: number;
 
@@ -397,12 +403,11 @@ export class RedisSessionRepository extends SessionRepository {
   }
 
   /**
-   * Puts back a session saved by another store (a snapshot of the in-memory store), keeping its
-   * times, so it expires when it would have there. Not part of the port: the snapshot import
-   * command uses it. A session whose id does not carry its user's shard (see session-id.ts) could
-   * not be found by its id in a cluster, so it is refused as `foreign`.
+   * Puts back a session saved by another store (a snapshot), keeping its times, so it expires when
+   * it would have there. A session whose id does not carry its user's shard (see session-id.ts)
+   * could not be found by its id in a cluster, so it is refused as `foreign`.
    */
-  async importSession(session: Session): Promise<'imported' | 'exists' | 'expired' | 'foreign'> {
+  async importSession(session: Session): Promise<ImportOutcome> {
     if (sessionShard(session.id) !== userShard(session.userId)) return 'foreign';
     const now = this.now();
     if (!isLive(session, now)) return 'expired';
@@ -424,6 +429,31 @@ export class RedisSessionRepository extends SessionRepository {
       'ae',
       session.absoluteExpiresAt,
     )) as 'imported' | 'exists' | 'expired';
+  }
+
+  /**
+   * Every session under this store's prefix: a SCAN of each master's keyspace (other data may
+   * share it; only `<prefix>{shard}:s:<id>` keys are read), a batch of hashes at a time. For
+   * moving sessions out of Redis; a scan sees keys written while it runs or not.
+   */
+  async *exportAll(): AsyncIterableIterator<Session> {
+    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    const pattern = `${this.keyPrefix}{*}:s:*`;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.guard(() =>
+          node.scan(cursor, 'MATCH', pattern, 'COUNT', EXPORT_BATCH),
+        );
+        cursor = next;
+        const hashes = await this.guard(() => Promise.all(keys.map((key) => node.hgetall(key))));
+        for (let i = 0; i < keys.length; i++) {
+          const id = keys[i].slice(keys[i].lastIndexOf(':s:') + 3);
+          const session = decode(id, hashes[i]);
+          if (session !== null) yield session;
+        }
+      } while (cursor !== '0');
+    }
   }
 
   /**

@@ -8,7 +8,7 @@ import {
   loosePermissions,
   sqliteFile,
 } from './data-files';
-import { validateEnv } from './env.schema';
+import { validateEnv } from '../config/env.schema';
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 

@@ -1,10 +1,9 @@
-import { Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { Inject, Injectable, Logger, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { Cluster } from 'ioredis';
-import { Env } from '../config';
+import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { createRedisClient, RedisClient, waitUntilReady } from './redis-client';
 
-/** The shared Redis connection; `null` when nothing is configured to use Redis. */
+/** The module's Redis connection; `null` when nothing is configured to use Redis. */
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
 
 /** How long start-up waits for Redis before going on without it (readiness reports down). */
@@ -43,11 +42,15 @@ function errorCode(error: unknown): string {
   return reply?.[0] ?? (typeof name === 'string' ? name : 'unknown error');
 }
 
-async function redisClientFactory(config: ConfigService<Env, true>): Promise<RedisClient | null> {
-  if (config.get('SESSION_STORE', { infer: true }) !== 'redis') return null;
-  const url = config.get('REDIS_URL', { infer: true });
-  // validateEnv requires REDIS_URL with SESSION_STORE=redis; this guards a wiring mistake.
-  if (!url) throw new Error('REDIS_URL is required when SESSION_STORE=redis');
+/**
+ * The module's Redis connection: opened when the sessions live in Redis (they and the rate-limit
+ * counters share it), null otherwise.
+ */
+export async function openRedisClient(config: FingerprintAuthConfig): Promise<RedisClient | null> {
+  if (config.sessionStore !== 'redis') return null;
+  const url = config.redisUrl;
+  // Validation requires redisUrl with sessionStore redis; this guards a wiring mistake.
+  if (!url) throw new Error('redisUrl is required when sessionStore is redis');
   const logger = new Logger('Redis');
   const client = createRedisClient(url);
   logConnectionTrouble(client, logger);
@@ -57,12 +60,9 @@ async function redisClientFactory(config: ConfigService<Env, true>): Promise<Red
   return client;
 }
 
-/** One Redis connection for the process, opened only when SESSION_STORE=redis. */
-@Module({
-  providers: [{ provide: REDIS_CLIENT, inject: [ConfigService], useFactory: redisClientFactory }],
-  exports: [REDIS_CLIENT],
-})
-export class RedisModule implements OnApplicationShutdown {
+/** Closes the module's Redis connection when the application shuts down. */
+@Injectable()
+export class RedisConnection implements OnApplicationShutdown {
   constructor(@Inject(REDIS_CLIENT) private readonly client: RedisClient | null) {}
 
   /**
@@ -85,3 +85,9 @@ export class RedisModule implements OnApplicationShutdown {
     clearTimeout(timer);
   }
 }
+
+/** The Redis client (`REDIS_CLIENT`, null unless sessions live in Redis) and its closing. */
+export const redisProviders: Provider[] = [
+  { provide: REDIS_CLIENT, inject: [FingerprintAuthConfig], useFactory: openRedisClient },
+  RedisConnection,
+];

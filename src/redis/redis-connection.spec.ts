@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { once } from 'node:events';
 import { createRedisClient } from './redis-client';
-import { logConnectionTrouble } from './redis.module';
+import { logConnectionTrouble } from './redis-connection';
 
 class CapturingLogger extends Logger {
   readonly lines: string[] = [];

@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Test } from '@nestjs/testing';
 import { InvalidConfigError, validateEnv } from '../config';
 import { DisabledGeoLocator, GeoLocator } from './geo-locator';
-import { GeoIpModule } from './geoip.module';
+import { createGeoLocator } from './geo-locator.factory';
 import { MaxMindGeoLocator } from './maxmind-geo-locator';
 
 const IPV4_ONLY_DATABASE = join(
@@ -13,27 +12,20 @@ const IPV4_ONLY_DATABASE = join(
 );
 
 async function locatorFor(raw: Record<string, string>): Promise<GeoLocator> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [GeoIpModule.forRoot(validateEnv(raw))],
-  }).compile();
-  moduleRef.useLogger(false);
-  await moduleRef.init();
-  const geo = moduleRef.get(GeoLocator);
-  await moduleRef.close();
-  return geo;
+  return createGeoLocator(validateEnv(raw), 'env');
 }
 
 function configProblems(raw: Record<string, string>): string[] {
   try {
-    GeoIpModule.forRoot(validateEnv(raw));
+    createGeoLocator(validateEnv(raw), 'env');
   } catch (error) {
     if (error instanceof InvalidConfigError) return error.problems;
     throw error;
   }
-  throw new Error('the module was built');
+  throw new Error('the locator was made');
 }
 
-describe('GeoIpModule', () => {
+describe('createGeoLocator', () => {
   let dir: string;
 
   beforeAll(() => {

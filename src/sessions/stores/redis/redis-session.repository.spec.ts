@@ -1,9 +1,10 @@
-import { FakeClock } from '../common/clock';
-import { StoreUnavailableError } from '../common/errors';
-import { createRedisClient, RedisClient } from '../redis/redis-client';
+import { FakeClock } from '../../../common/clock';
+import { StoreUnavailableError } from '../../../common/errors';
+import { createRedisClient, RedisClient } from '../../../redis/redis-client';
 import { decodeLocation, encodeLocation, RedisSessionRepository } from './redis-session.repository';
-import { GeoLocation, SessionPolicy } from './session';
-import { newSessionId } from './session-id';
+import type { GeoLocation } from '../../../geoip/geo-location';
+import { SessionPolicy } from '../../session';
+import { newSessionId } from '../../session-id';
 
 const policy: SessionPolicy = {
   idleTtl: 1800,

@@ -1,4 +1,3 @@
-import fastifyCookie, { CookieSerializeOptions, ParseOptions } from '@fastify/cookie';
 import { DynamicModule, Logger as NestLogger, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
@@ -10,26 +9,25 @@ import {
 } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Bindings, Logger as PinoLogger } from 'pino';
-import { AppModule, AppOptions } from './app.module';
-import { BodyValidationPipe } from './common/body-validation.pipe';
-import { reasonPhrase } from './common/exception.filter';
-import { useJsonBodyParser } from './common/json-body';
-import { setupOpenApi } from './common/openapi';
-import { httpTimeouts, SlowSenders } from './common/http-timeouts';
-import { helmetOptions, securityHeaders } from './common/security-headers';
-import { Env } from './config';
-import { ShutdownState } from './health/shutdown-state';
-import { registerHttpMetrics } from './observability/http-metrics';
+import { AppModule, AppOptions } from '../app.module';
+import { reasonPhrase } from './exception.filter';
+import { useJsonBodyParser } from './json-body';
+import { setupOpenApi } from './openapi';
+import { httpTimeouts, SlowSenders } from './http-timeouts';
+import { helmetOptions, securityHeaders } from './security-headers';
+import { ServiceConfig } from '../config';
+import { ShutdownState } from '../health/shutdown-state';
+import { registerHttpMetrics } from '../observability/http-metrics';
 import {
   createRootLogger,
   logCompletedRequests,
   PinoLoggerService,
   REQUEST_ID_HEADER,
   requestId,
-} from './observability/logging';
-import { Metrics } from './observability/metrics';
+} from '../observability/logging';
+import { FingerprintAuthMetrics } from '../observability/metrics';
 
-/** Fastify's `trustProxy` from TRUST_PROXY: false, true, or proxy addresses/CIDRs. */
+/** Fastify's `trustProxy` from trustProxy (TRUST_PROXY): false, true, or proxy addresses/CIDRs. */
 export function trustProxySetting(value: string): boolean | string[] {
   if (value === 'true') return true;
   if (value === 'false') return false;
@@ -61,10 +59,10 @@ export function corsOptions(allowedOrigins: readonly string[]): CorsOptions {
 }
 
 /**
- * The Fastify adapter for an environment: proxy trust, body limit, parameter length, request ids
+ * The Fastify adapter for the service: proxy trust, body limit, parameter length, request ids
  * and, given one, the logger each request gets a child of (bound to its id).
  */
-export function fastifyAdapter(env: Env, logger?: PinoLogger): FastifyAdapter {
+export function fastifyAdapter(config: ServiceConfig, logger?: PinoLogger): FastifyAdapter {
   return new FastifyAdapter({
     ...(logger
       ? {
@@ -76,10 +74,10 @@ export function fastifyAdapter(env: Env, logger?: PinoLogger): FastifyAdapter {
             parent.child(bindings),
         }
       : {}),
-    trustProxy: trustProxySetting(env.TRUST_PROXY),
-    bodyLimit: env.BODY_LIMIT,
+    trustProxy: trustProxySetting(config.trustProxy),
+    bodyLimit: config.bodyLimit,
     // REQUEST_TIMEOUT, HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT: a slow sender gets 408, no handler.
-    ...httpTimeouts(env),
+    ...httpTimeouts(config),
     // A parameter this long is no session id: answered 404 below, like any unknown id.
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
@@ -104,49 +102,54 @@ export function fastifyAdapter(env: Env, logger?: PinoLogger): FastifyAdapter {
 export interface CreateAppOptions extends AppOptions {
   /** `false`: no logs at all (tests); otherwise JSON through pino at LOG_LEVEL. */
   logger?: false;
-  /** Root module instead of `AppModule.forRoot(env, options)`: benchmarks wrap the app in their
-   *  own module so they run on the very same adapter, cookies, headers and pipes. */
+  /** Root module instead of `AppModule.forRoot(config, options)`: benchmarks wrap the app in
+   *  their own module so they run on the very same adapter, headers and parsers. */
   module?: DynamicModule | Type<unknown>;
 }
 
 /**
- * Builds the application for a validated environment: the Fastify adapter, cookies, security
- * headers, validation and shutdown hooks. `main.ts` listens on it; e2e tests use it as it is.
+ * Builds the service for a validated config: Fingerprint Auth's module on the Fastify adapter,
+ * with the service's security headers, parsers, CORS, metrics, OpenAPI and logs. `main.ts`
+ * listens on it; e2e tests use it as it is.
  */
 export async function createApp(
-  env: Env,
+  config: ServiceConfig,
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
-  const rootLogger = options.logger === false ? undefined : createRootLogger(env.LOG_LEVEL);
+  const rootLogger = options.logger === false ? undefined : createRootLogger(config.logLevel);
   const app = await NestFactory.create<NestFastifyApplication>(
-    options.module ?? AppModule.forRoot(env, options),
-    fastifyAdapter(env, rootLogger),
-    // Logs wait for pino (LOG_LEVEL, JSON); tests pass `logger: false` to stay quiet.
+    options.module ?? AppModule.forRoot(config, options),
+    fastifyAdapter(config, rootLogger),
+    // Logs wait for pino (LOG_LEVEL, JSON); tests pass `logger: false` to stay quiet. A start-up
+    // failure is thrown to the caller (main.ts says why and exits), never a process abort.
     options.logger === false
-      ? { bodyParser: false, logger: false }
-      : { bodyParser: false, bufferLogs: true },
+      ? { bodyParser: false, logger: false, abortOnError: false }
+      : { bodyParser: false, bufferLogs: true, abortOnError: false },
   );
   if (rootLogger) {
     app.useLogger(new PinoLoggerService(rootLogger));
     logCompletedRequests(app.getHttpAdapter().getInstance());
   }
-  await configureApp(app, env);
+  await configureApp(app, config);
   return app;
 }
 
 /**
- * Everything `createApp` sets up on a created application (parsers, cookies, headers, CORS,
- * validation, shutdown hooks); tests that build the app from a testing module call it too.
+ * Everything `createApp` sets up on a created application (parsers, headers, CORS, metrics,
+ * docs); tests that build the app from a testing module call it too.
  */
-export async function configureApp(app: NestFastifyApplication, env: Env): Promise<void> {
+export async function configureApp(
+  app: NestFastifyApplication,
+  config: ServiceConfig,
+): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: drop Fastify's text/plain parser so anything but JSON gets 415.
   fastify.removeContentTypeParser('text/plain');
   useJsonBodyParser(fastify);
-  registerHttpMetrics(fastify, app.get(Metrics));
+  registerHttpMetrics(fastify, app.get(FingerprintAuthMetrics).registry);
   const shutdown = app.get(ShutdownState);
   // HSTS and upgrade-insecure-requests only where the service is reached over https.
-  const security = securityHeaders(helmetOptions(env.COOKIE_SECURE));
+  const security = securityHeaders(helmetOptions(config.cookieSecure));
   fastify.addHook('onSend', (request, reply, payload, done) => {
     // helmet's headers, worked out once (see securityHeaders), on every answer.
     void reply.headers(security);
@@ -159,18 +162,11 @@ export async function configureApp(app: NestFastifyApplication, env: Env): Promi
     done(null, payload);
   });
 
-  // Cookies are read as sent, never percent-decoded: ours are base64url, so an encoded variant of
-  // a fingerprint is not the value that was set and fails like any other wrong value.
-  // (@fastify/cookie hands `parseOptions` to the parser, though its typings call them serialize options.)
-  const parseOptions: ParseOptions = { decode: (value) => value };
-  await app.register(fastifyCookie, { parseOptions: parseOptions as CookieSerializeOptions });
-
   // API_DOCS=off (the production default): /docs and its documents are unknown paths (404).
-  if (env.API_DOCS) setupOpenApi(app);
-  app.enableCors(corsOptions(env.CORS_ORIGINS));
-
-  app.useGlobalPipes(new BodyValidationPipe());
-  // No `enableShutdownHooks()`: main.ts runs its own bounded sequence (`handleShutdownSignals`).
+  if (config.apiDocs) setupOpenApi(app);
+  app.enableCors(corsOptions(config.corsOrigins));
+  // No global pipe: the library's routes validate their own bodies (BodyValidationPipe). No
+  // `enableShutdownHooks()`: main.ts runs its own bounded sequence (`handleShutdownSignals`).
 }
 
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -185,7 +181,7 @@ export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
  */
 export function handleShutdownSignals(
   app: NestFastifyApplication,
-  env: Env,
+  config: ServiceConfig,
   exit: (code: number) => void = (code) => process.exit(code),
 ): void {
   const logger = new NestLogger('Shutdown');
@@ -200,20 +196,20 @@ export function handleShutdownSignals(
     }
     started = performance.now();
     app.get(ShutdownState).begin();
-    logger.log({ event: 'shutdown_started', signal, timeoutSeconds: env.SHUTDOWN_TIMEOUT });
+    logger.log({ event: 'shutdown_started', signal, timeoutSeconds: config.shutdownTimeout });
     const deadline = setTimeout(() => {
       logger.error({
         event: 'shutdown_forced',
-        reason: `not finished within SHUTDOWN_TIMEOUT (${env.SHUTDOWN_TIMEOUT} s)`,
+        reason: `not finished within SHUTDOWN_TIMEOUT (${config.shutdownTimeout} s)`,
       });
       exit(1);
-    }, env.SHUTDOWN_TIMEOUT * 1000);
+    }, config.shutdownTimeout * 1000);
     // Node stops checking REQUEST_TIMEOUT once the server closes: clients still sending by then
     // are cut off here, so they cannot hold the drain until the deadline.
     const cutoff = setTimeout(() => {
       const connections = senders.cutSenders();
       if (connections > 0) logger.warn({ event: 'shutdown_cut_slow_senders', connections });
-    }, env.REQUEST_TIMEOUT * 1000);
+    }, config.requestTimeout * 1000);
     try {
       // Fastify's close stops accepting, closes idle keep-alive connections and waits for the
       // requests in flight; new requests on open connections get 503 (return503OnClosing).

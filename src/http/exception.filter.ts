@@ -7,7 +7,7 @@ import {
   Logger,
   NotFoundException,
 } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { ErrorCode } from './error-response.dto';
 import {
   CurrentPasswordIncorrectError,
@@ -16,8 +16,8 @@ import {
   InvalidCredentialsError,
   StoreUnavailableError,
   UnauthenticatedError,
-} from './errors';
-import { classifyStoreFailure } from './store-failure';
+} from '../common/errors';
+import { classifyStoreFailure } from '../common/store-failure';
 import {
   SessionLimitReachedError,
   SessionNotFoundError,
@@ -35,25 +35,43 @@ interface ErrorBody {
 
 /** A store that failed is usually back within a second or two (reconnect, failover). */
 const RETRY_AFTER_SECONDS = 1;
+
+/** What the filter reads of a request, on any HTTP adapter. */
+interface RequestLike {
+  readonly id?: unknown;
+  readonly method?: string;
+  readonly url?: string;
+  readonly originalUrl?: string;
+  /** Fastify: the matched route's pattern; absent when no route matched. */
+  readonly routeOptions?: { readonly url?: string };
+  /** Express: the matched route; absent when no route matched. */
+  readonly route?: unknown;
+}
 /** A full store frees room as sessions expire; the sweep runs every minute by default. */
 const STORE_FULL_RETRY_AFTER_SECONDS = 30;
 
 /**
  * The one place errors become HTTP. Domain errors get their status; Nest's HttpExceptions pass
- * through with Nest's shape; Fastify's own 4xx (malformed JSON, body too large, bad media type)
- * keep their status; anything else is logged and answered as a bare 500 with no detail.
+ * through with Nest's shape; the HTTP framework's own 4xx (malformed JSON, body too large, bad
+ * media type) keep their status; anything else is logged and answered as a bare 500 with no
+ * detail. Answers through the app's HTTP adapter, so it serves Express and Fastify alike: the
+ * library's routes use it, and the standalone service uses it for every route.
  */
 @Catch()
 export class DomainExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
 
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const request = host.switchToHttp().getRequest<FastifyRequest | undefined>();
+    const http = host.switchToHttp();
+    const response = http.getResponse<unknown>();
+    const request = http.getRequest<RequestLike | undefined>();
     const reqId = typeof request?.id === 'string' ? request.id : undefined;
     const { body, headers } = this.toResponse(unmatchedRoute(exception, request), reqId);
-    for (const [name, value] of Object.entries(headers)) reply.header(name, value);
-    void reply.status(body.statusCode).send(body);
+    const adapter = this.adapterHost.httpAdapter;
+    for (const [name, value] of Object.entries(headers)) adapter.setHeader(response, name, value);
+    adapter.reply(response, body, body.statusCode);
   }
 
   private toResponse(
@@ -165,11 +183,17 @@ export function echoedPath(url: string): string {
  * Nest answers a path no route matched with "Cannot GET <the whole URL>", query and all: the
  * same 404 here names the method and a capped path only.
  */
-function unmatchedRoute(exception: unknown, request: FastifyRequest | undefined): unknown {
-  if (!(exception instanceof NotFoundException) || !request || request.routeOptions?.url) {
+function unmatchedRoute(exception: unknown, request: RequestLike | undefined): unknown {
+  if (
+    !(exception instanceof NotFoundException) ||
+    !request ||
+    request.routeOptions?.url ||
+    request.route
+  ) {
     return exception;
   }
-  return new NotFoundException(`Cannot ${request.method} ${echoedPath(request.url)}`);
+  const url = request.originalUrl ?? request.url ?? '';
+  return new NotFoundException(`Cannot ${request.method ?? 'GET'} ${echoedPath(url)}`);
 }
 
 /** What a client must change, where Fastify's own wording only names the status. */
@@ -178,10 +202,14 @@ const FIXED_MESSAGES: Record<number, string> = {
   415: 'Request body must be application/json (Content-Type: application/json)',
 };
 
-/** Fastify raises plain errors with `statusCode` 4xx for bad bodies and media types. */
+/** The frameworks raise plain errors with a 4xx `statusCode` (or `status`) for bad bodies and media types. */
 function fastifyClientErrorStatus(exception: unknown): number | undefined {
   if (typeof exception !== 'object' || exception === null) return undefined;
-  const status = (exception as { statusCode?: unknown }).statusCode;
+  const { statusCode, status: expressStatus } = exception as {
+    statusCode?: unknown;
+    status?: unknown;
+  };
+  const status = typeof statusCode === 'number' ? statusCode : expressStatus;
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
 

@@ -11,8 +11,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateEnv } from './env.schema';
-import { InvalidConfigError } from './env.schema';
+import { validateEnv } from '../config/env.schema';
+import { InvalidConfigError } from './settings';
 import { resolveJwtSecrets } from './jwt-secrets';
 
 const mode = (path: string) => statSync(path).mode & 0o777;
@@ -37,32 +37,32 @@ describe('resolveJwtSecrets', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   const resolve = (raw: Record<string, string>) =>
-    resolveJwtSecrets(validateEnv({ DATA_DIR: join(dir, 'data'), ...raw }));
+    resolveJwtSecrets(validateEnv({ DATA_DIR: join(dir, 'data'), ...raw }), 'env');
 
   it('uses JWT_SECRET as it is and writes nothing', () => {
     const secret = randomBytes(48).toString('base64url');
     const secrets = resolve({ JWT_SECRET: secret });
     expect(secrets.current.toString()).toBe(secret);
-    expect(secrets.origin).toEqual({ source: 'JWT_SECRET' });
+    expect(secrets.origin).toEqual({ source: 'jwtSecret' });
     expect(existsSync(join(dir, 'data'))).toBe(false);
   });
 
   it('generates <DATA_DIR>/jwt-secret once (0600 in a 0700 directory) and reads it on every later start', () => {
     const first = resolve({});
     const path = join(dir, 'data', 'jwt-secret');
-    expect(first.origin).toEqual({ source: 'DATA_DIR', path, generated: true });
+    expect(first.origin).toEqual({ source: 'dataDir', path, generated: true });
     expect(first.current.toString()).toMatch(/^[A-Za-z0-9_-]{64}$/);
     expect(readFileSync(path)).toEqual(first.current);
     expect(mode(path)).toBe(0o600);
     expect(mode(join(dir, 'data'))).toBe(0o700);
 
     const second = resolve({});
-    expect(second.origin).toEqual({ source: 'DATA_DIR', path, generated: false });
+    expect(second.origin).toEqual({ source: 'dataDir', path, generated: false });
     expect(second.current).toEqual(first.current);
   });
 
   it('creates missing parents of DATA_DIR 0700 too', () => {
-    const secrets = resolveJwtSecrets(validateEnv({ DATA_DIR: join(dir, 'a', 'b') }));
+    const secrets = resolveJwtSecrets(validateEnv({ DATA_DIR: join(dir, 'a', 'b') }), 'env');
     expect(secrets.origin.generated).toBe(true);
     expect(mode(join(dir, 'a'))).toBe(0o700);
     expect(mode(join(dir, 'a', 'b'))).toBe(0o700);
@@ -82,7 +82,7 @@ describe('resolveJwtSecrets', () => {
     await new Promise((started) => writer.once('spawn', started));
     const secrets = resolve({});
     await written;
-    expect(secrets.origin).toEqual({ source: 'DATA_DIR', path, generated: false });
+    expect(secrets.origin).toEqual({ source: 'dataDir', path, generated: false });
     expect(secrets.current.toString()).toBe(key);
   });
 
@@ -117,7 +117,7 @@ describe('resolveJwtSecrets', () => {
         writeFileSync(path, content);
         const secrets = resolve({ JWT_SECRET_FILE: path });
         expect(secrets.current.toString()).toBe(expected);
-        expect(secrets.origin).toEqual({ source: 'JWT_SECRET_FILE', path });
+        expect(secrets.origin).toEqual({ source: 'jwtSecretFile', path });
       }
       expect(existsSync(join(dir, 'data'))).toBe(false);
     });

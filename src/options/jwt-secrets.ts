@@ -1,18 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DynamicModule, Module } from '@nestjs/common';
 import { ensurePrivateDirectory, JWT_SECRET_FILE_NAME } from './data-files';
-import { Env, inDataDir, InvalidConfigError, weakSecretProblem } from './env.schema';
+import { FingerprintAuthConfig, inDataDir, weakSecretProblem } from './fingerprint-auth-config';
+import { InvalidConfigError, namer, SettingNaming } from './settings';
 
-/** Where the signing key came from: the variable, the mounted file, or DATA_DIR's generated file. */
-export type JwtSecretSource = 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'DATA_DIR';
+/** Where the signing key came from: the setting, the mounted file, or dataDir's generated file. */
+export type JwtSecretSource = 'jwtSecret' | 'jwtSecretFile' | 'dataDir';
 
 export interface JwtSecretOrigin {
   readonly source: JwtSecretSource;
-  /** The file read (JWT_SECRET_FILE's, or `<DATA_DIR>/jwt-secret`). */
+  /** The file read (jwtSecretFile's, or `<dataDir>/jwt-secret`). */
   readonly path?: string;
-  /** True when this start created `<DATA_DIR>/jwt-secret`. */
+  /** True when this start created `<dataDir>/jwt-secret`. */
   readonly generated?: boolean;
 }
 
@@ -21,7 +21,7 @@ export class JwtSecrets {
   constructor(
     /** Signs every new token, and verifies. */
     readonly current: Buffer,
-    /** JWT_PREVIOUS_SECRETS: verify only (see `SigningKeys` for how long). */
+    /** jwtPreviousSecrets: verify only (see `SigningKeys` for how long). */
     readonly previous: readonly Buffer[],
     readonly origin: JwtSecretOrigin,
   ) {}
@@ -31,31 +31,39 @@ export class JwtSecrets {
 const GENERATED_KEY_BYTES = 48;
 
 /**
- * The signing keys for a validated environment: JWT_SECRET, else the file JWT_SECRET_FILE names,
- * else (outside production) `<DATA_DIR>/jwt-secret`, generated on the first start, so tokens
- * outlive a restart on the quick-start defaults. Reads and may write files; a file that cannot be
- * read, is empty or holds a weak key is an `InvalidConfigError` naming the variable.
+ * The signing keys of a config: jwtSecret, else the file jwtSecretFile names, else (outside
+ * production) `<dataDir>/jwt-secret`, generated on the first start, so tokens outlive a restart on
+ * the quick-start defaults. Reads and may write files; a file that cannot be read, is empty or
+ * holds a weak key is an `InvalidConfigError` naming the setting as `naming` says.
  */
-export function resolveJwtSecrets(env: Env): JwtSecrets {
-  const previous = env.JWT_PREVIOUS_SECRETS.map((secret) => Buffer.from(secret, 'utf8'));
-  if (env.JWT_SECRET !== undefined) {
-    return new JwtSecrets(Buffer.from(env.JWT_SECRET, 'utf8'), previous, { source: 'JWT_SECRET' });
+export function resolveJwtSecrets(
+  config: FingerprintAuthConfig,
+  naming: SettingNaming = 'option',
+): JwtSecrets {
+  const name = namer(naming);
+  const previous = config.jwtPreviousSecrets.map((secret) => Buffer.from(secret, 'utf8'));
+  if (config.jwtSecret !== undefined) {
+    return new JwtSecrets(Buffer.from(config.jwtSecret, 'utf8'), previous, {
+      source: 'jwtSecret',
+    });
   }
-  if (env.JWT_SECRET_FILE !== undefined) {
-    const path = env.JWT_SECRET_FILE;
-    return new JwtSecrets(readKeyFile(path, 'JWT_SECRET_FILE'), previous, {
-      source: 'JWT_SECRET_FILE',
+  if (config.jwtSecretFile !== undefined) {
+    const path = config.jwtSecretFile;
+    return new JwtSecrets(readKeyFile(path, name('jwtSecretFile'), name), previous, {
+      source: 'jwtSecretFile',
       path,
     });
   }
-  if (env.NODE_ENV === 'production') {
-    // validateEnv refuses this already; a key must never be generated in production.
-    throw new InvalidConfigError(['JWT_SECRET or JWT_SECRET_FILE is required in production']);
+  if (config.nodeEnv === 'production') {
+    // Validation refuses this already; a key must never be generated in production.
+    throw new InvalidConfigError([
+      `${name('jwtSecret')} or ${name('jwtSecretFile')} is required in production`,
+    ]);
   }
-  const path = inDataDir(env.DATA_DIR, JWT_SECRET_FILE_NAME);
-  const generated = createKeyFile(path);
-  return new JwtSecrets(readKeyFile(path, 'DATA_DIR', !generated), previous, {
-    source: 'DATA_DIR',
+  const path = inDataDir(config.dataDir, JWT_SECRET_FILE_NAME);
+  const generated = createKeyFile(path, name);
+  return new JwtSecrets(readKeyFile(path, name('dataDir'), name, !generated), previous, {
+    source: 'dataDir',
     path,
     generated,
   });
@@ -66,10 +74,10 @@ export function resolveJwtSecrets(env: Env): JwtSecrets {
  * opened exclusively (mode 0600), so of two first starts at once only one writes a key and the
  * other reads it.
  */
-function createKeyFile(path: string): boolean {
+function createKeyFile(path: string, name: (setting: string) => string): boolean {
   const cannotCreate = (error: unknown) =>
     new InvalidConfigError([
-      `DATA_DIR: cannot create ${path} for the generated JWT key (${(error as NodeJS.ErrnoException).code ?? String(error)}); make DATA_DIR a writable directory or set JWT_SECRET / JWT_SECRET_FILE`,
+      `${name('dataDir')}: cannot create ${path} for the generated JWT key (${(error as NodeJS.ErrnoException).code ?? String(error)}); make ${name('dataDir')} a writable directory or set ${name('jwtSecret')} / ${name('jwtSecretFile')}`,
     ]);
   try {
     ensurePrivateDirectory(dirname(path));
@@ -91,7 +99,7 @@ function createKeyFile(path: string): boolean {
     // An empty key file would stop every later start: leave none.
     rmSync(path, { force: true });
     throw new InvalidConfigError([
-      `DATA_DIR: cannot write the generated JWT key to ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      `${name('dataDir')}: cannot write the generated JWT key to ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
     ]);
   }
   closeSync(handle);
@@ -107,13 +115,18 @@ const sleepSync = (ms: number): void => {
 
 /**
  * The key in `path` (one trailing newline removed, as `echo` and editors leave one), checked like
- * JWT_SECRET; problems name `variable`. `waitForWriter`: an empty file may be a concurrent first
+ * jwtSecret; problems name `variable`. `waitForWriter`: an empty file may be a concurrent first
  * start between creating and writing it, so wait a little before calling it empty.
  */
-function readKeyFile(path: string, variable: string, waitForWriter = false): Buffer {
+function readKeyFile(
+  path: string,
+  variable: string,
+  name: (setting: string) => string,
+  waitForWriter = false,
+): Buffer {
   const fix =
-    variable === 'DATA_DIR'
-      ? '; delete it to generate a new key (every token issued with the old one is then refused) or set JWT_SECRET / JWT_SECRET_FILE'
+    variable === name('dataDir')
+      ? `; delete it to generate a new key (every token issued with the old one is then refused) or set ${name('jwtSecret')} / ${name('jwtSecretFile')}`
       : '';
   let key: Buffer;
   for (let attempt = 1; ; attempt++) {
@@ -139,22 +152,4 @@ function stripTrailingNewline(content: Buffer): Buffer {
   if (end > 0 && content[end - 1] === 0x0a) end--;
   if (end > 0 && end < content.length && content[end - 1] === 0x0d) end--;
   return content.subarray(0, end);
-}
-
-/**
- * Provides `JwtSecrets` to the whole app. The keys are resolved here, while the app module is
- * assembled, rather than in a `useFactory` provider: an error thrown inside Nest's injector is
- * logged by Nest with its stack trace, whereas this one reaches `main.ts` as a plain
- * `InvalidConfigError` (as GeoIpModule does).
- */
-@Module({})
-export class JwtSecretsModule {
-  static forRoot(env: Env, secrets: JwtSecrets = resolveJwtSecrets(env)): DynamicModule {
-    return {
-      module: JwtSecretsModule,
-      global: true,
-      providers: [{ provide: JwtSecrets, useValue: secrets }],
-      exports: [JwtSecrets],
-    };
-  }
 }

@@ -1,14 +1,16 @@
-import { Clock } from '../common/clock';
-import { GeoLocation, isLive, NewSession, Session, SessionPolicy, toSeconds } from './session';
-import { SessionLimitReachedError, SessionStoreFullError } from './session.errors';
+import { Clock } from '../../../common/clock';
+import type { GeoLocation } from '../../../geoip/geo-location';
+import { isLive, NewSession, Session, SessionPolicy, toSeconds } from '../../session';
+import { SessionLimitReachedError, SessionStoreFullError } from '../../session.errors';
 import {
   CreateSessionResult,
+  ImportOutcome,
   RefreshOutcome,
   RefreshRotation,
   SessionRepository,
   SessionStoreStats,
   SweepResult,
-} from './session.repository';
+} from '../../session.repository';
 
 /** Width of one expiry bucket, in seconds. Sessions are swept at most this late. */
 const BUCKET_SECONDS = 10;
@@ -139,6 +141,7 @@ class InternPool {
  * Every method runs synchronously to completion, so each is atomic under Node's single thread.
  */
 export class InMemorySessionRepository extends SessionRepository {
+  readonly durable = false;
   private readonly sessions = new Map<string, SessionRecord>();
   private readonly byUser = new Map<string, string[]>();
   private readonly buckets = new Map<number, string[]>();
@@ -283,15 +286,17 @@ export class InMemorySessionRepository extends SessionRepository {
     };
   }
 
-  /** Every session, live or not yet swept, as plain objects; for snapshots. */
-  *entries(): IterableIterator<Session> {
+  /** Every session, live or not yet swept, as plain copies (a live view: records added while
+   *  it runs may or may not be seen). */
+  async *exportAll(): AsyncIterableIterator<Session> {
     for (const record of this.sessions.values()) yield record.toSession();
   }
 
-  /** Puts back a session saved earlier (snapshot restore); skipped when expired or already present. */
-  restore(session: Session): boolean {
+  async importSession(session: Session): Promise<ImportOutcome> {
     const now = toSeconds(this.clock.now());
-    if (!isLive(session, now) || this.sessions.has(session.id)) return false;
+    if (this.sessions.has(session.id)) return 'exists';
+    if (!isLive(session, now)) return 'expired';
+    // No shard check: one process finds any id (only a Redis Cluster needs ids with shards).
     if (this.sessions.size >= this.capacity) throw new SessionStoreFullError();
     const record = new SessionRecord(
       session.id,
@@ -310,7 +315,7 @@ export class InMemorySessionRepository extends SessionRepository {
         : new LoginClient(session.loginIpAddress, session.loginUserAgent),
     );
     this.insert(record);
-    return true;
+    return 'imported';
   }
 
   private findLive(id: string, now: number): SessionRecord | null {
