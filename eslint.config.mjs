@@ -2,6 +2,26 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
+/** What library code may not import (see docs/api.md, "Module map"). */
+const LIBRARY_LAYER = [
+  {
+    group: [
+      '**/config',
+      '**/config/*',
+      '**/health/*',
+      '**/app.module',
+      '**/cli/*',
+      '**/http/{bootstrap,json-body,openapi,http-timeouts,security-headers}',
+      '**/observability/{logging,metrics.controller,metrics.listener,http-metrics}',
+    ],
+    message: 'Library code does not depend on the service.',
+  },
+  {
+    group: ['fastify', '@fastify/*', '@nestjs/platform-*', 'helmet', 'pino'],
+    message: "Library code runs on the host app's adapter: no adapter or service logger.",
+  },
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/.build/**', '*.js', '*.mjs'] },
   eslint.configs.recommended,
@@ -13,6 +33,38 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'error',
       'no-console': ['error', { allow: ['warn', 'error'] }],
+    },
+  },
+  // Layers. The library (everything a host app gets from `FingerprintAuthModule`) imports nothing
+  // of the service: not its environment, probes, bootstrap or logging, nor an HTTP adapter (a
+  // host may run either). src/common is the bottom: it imports nothing else of src.
+  {
+    files: ['src/**/*.ts'],
+    ignores: [
+      '**/*.spec.ts',
+      'src/main.ts',
+      'src/app.module.ts',
+      'src/cli/**',
+      'src/config/**',
+      'src/health/**',
+      'src/http/{bootstrap,json-body,openapi,http-timeouts,security-headers}.ts',
+      'src/observability/{logging,metrics.controller,metrics.listener,http-metrics}.ts',
+    ],
+    rules: { 'no-restricted-imports': ['error', { patterns: LIBRARY_LAYER }] },
+  },
+  {
+    files: ['src/common/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...LIBRARY_LAYER,
+            { group: ['../*'], message: 'src/common imports nothing else of src.' },
+          ],
+        },
+      ],
     },
   },
   {

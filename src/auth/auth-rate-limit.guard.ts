@@ -7,9 +7,8 @@ import {
   SetMetadata,
   UseGuards,
 } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../common/api-docs';
-import { clientOf } from '../common/client';
+import { ApiError } from '../http/api-docs';
+import { clientOf, HttpRequestLike } from '../http/client';
 import {
   RATE_LIMITED_ROUTE,
   RateLimitedRoute,
@@ -46,6 +45,9 @@ export const RateLimited = (route: RateLimitedRoute) =>
  * counting it before the secret is checked would let anyone holding a leaked token lock the
  * owner out of refreshing.
  */
+/** The parts of a request (Express's or Fastify's) the guard reads. */
+type RateLimitedRequest = HttpRequestLike & { readonly body?: unknown; user?: AuthPrincipal };
+
 @Injectable()
 export class AuthRateLimitGuard implements CanActivate {
   constructor(private readonly rateLimiter: RateLimiter) {}
@@ -53,7 +55,7 @@ export class AuthRateLimitGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const route = rateLimitedRoute(context);
     if (route === undefined) throw new Error('AuthRateLimitGuard needs @RateLimited()');
-    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: AuthPrincipal }>();
+    const request = context.switchToHttp().getRequest<RateLimitedRequest>();
     const client = clientOf(request);
     await this.rateLimiter.consume(route, 'ip', client.ipAddress, client);
     const account = this.accountOf(route, request);
@@ -62,10 +64,7 @@ export class AuthRateLimitGuard implements CanActivate {
   }
 
   /** The account a request is about, as the key its counter is kept under; null when none. */
-  private accountOf(
-    route: RateLimitedRoute,
-    request: FastifyRequest & { user?: AuthPrincipal },
-  ): string | null {
+  private accountOf(route: RateLimitedRoute, request: RateLimitedRequest): string | null {
     switch (route) {
       case 'login':
       case 'register': {
