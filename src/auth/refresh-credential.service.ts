@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
+import { ApplicationConfig } from '@nestjs/core';
 import type { CookieOptions } from '../http/cookies';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { sha256 } from '../common/hashes';
@@ -22,16 +23,28 @@ export interface RefreshCredential {
 @Injectable()
 export class RefreshCredentialService {
   readonly cookieName: string;
-  /** `/auth/refresh`, or `<routePrefix>/auth/refresh`. */
-  readonly path: string;
   private readonly secure: boolean;
   private readonly maxAge: number;
+  private readonly routePrefix: string;
+  private readonly configuredPath: string | undefined;
 
-  constructor(config: FingerprintAuthConfig) {
+  constructor(
+    config: FingerprintAuthConfig,
+    // The host's `app.setGlobalPrefix()`: set after the modules are built, so read per cookie.
+    @Optional() private readonly application?: ApplicationConfig,
+  ) {
     this.secure = config.cookieSecure;
     this.maxAge = config.sessionAbsoluteTtl;
     this.cookieName = this.secure ? '__Secure-Fpa-Refresh' : 'fpa_refresh';
-    this.path = `${config.routePrefix}${REFRESH_PATH}`;
+    this.routePrefix = config.routePrefix;
+    this.configuredPath = config.refreshCookiePath;
+  }
+
+  /** `refreshCookiePath`, or where the refresh route is: `[/<global prefix>][<routePrefix>]/auth/refresh`. */
+  get path(): string {
+    if (this.configuredPath !== undefined) return this.configuredPath;
+    const global = (this.application?.getGlobalPrefix() ?? '').replace(/^\/+|\/+$/g, '');
+    return `${global === '' ? '' : `/${global}`}${this.routePrefix}${REFRESH_PATH}`;
   }
 
   issue(sessionId: string): RefreshCredential {

@@ -154,6 +154,17 @@ describe('validateEnv', () => {
     ).toEqual([expect.stringContaining('COOKIE_SECURE')]);
   });
 
+  it('takes REFRESH_COOKIE_PATH as a path, refusing what would break the cookie header', () => {
+    expect(validateEnv({ REFRESH_COOKIE_PATH: '/identity/auth/refresh' }).refreshCookiePath).toBe(
+      '/identity/auth/refresh',
+    );
+    for (const bad of ['auth/refresh', '/a b', '/a;Domain=evil.example', '/a,b']) {
+      expect(problemsOf({ REFRESH_COOKIE_PATH: bad })).toEqual([
+        expect.stringContaining('REFRESH_COOKIE_PATH must be a URL path'),
+      ]);
+    }
+  });
+
   it('reads rate limits as whole numbers and the window as a duration', () => {
     const env = validateEnv({ RATE_LIMIT_WINDOW: '1h', RATE_LIMIT_LOGIN_PER_ACCOUNT: '3' });
     expect([env.rateLimitWindow, env.rateLimitLoginPerAccount]).toEqual([3600, 3]);

@@ -210,6 +210,20 @@ export class FingerprintAuthSettings {
   @IsBoolean()
   cookieSecure = true;
 
+  /**
+   * The path the browser sends the refresh cookie to. Unset: where the refresh route is mounted
+   * (the app's global prefix, then `routePrefix`, then `/auth/refresh`). Set it when a proxy in
+   * front serves the route under another path.
+   */
+  @IsOptional()
+  @trimmed()
+  @IsString()
+  @Matches(/^\/[\x21-\x2b\x2d-\x3a\x3c-\x7e]*$/, {
+    message: '$property must be a URL path starting with / (no spaces, commas or semicolons)',
+  })
+  @MaxLength(256)
+  refreshCookiePath?: string;
+
   /** Session location from the client IP; `false` opens no database and looks nothing up. */
   @boolean()
   @IsBoolean()
