@@ -51,6 +51,9 @@ export {
 } from './sessions/dto/session-responses.dto';
 export { ErrorResponseDto, ERROR_CODES, type ErrorCode } from './http/error-response.dto';
 
+// The library's routes in the host's OpenAPI document
+export { withFingerprintAuth } from './http/api-docs';
+
 // Services a host app may call
 export { AuthService } from './auth/auth.service';
 export { UsersService } from './users/users.service';

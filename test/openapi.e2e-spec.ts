@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { generateOpenApiDocument, OPENAPI_FILE, serialiseDocument } from '../src/cli/openapi';
 import { ERROR_CODES } from '../src/http/error-response.dto';
 import { startApp, TestApp } from './support/app';
 
@@ -137,6 +139,14 @@ describe('OpenAPI (e2e)', () => {
   it('is a valid OpenAPI 3 document', () => {
     expect(openApiProblems(doc)).toEqual([]);
     expect(doc.info.title).toBe('Fingerprint Auth');
+  });
+
+  it('is what docs/openapi.json holds (run `npm run openapi` after changing a route)', async () => {
+    const generated = serialiseDocument(await generateOpenApiDocument());
+    expect(readFileSync(OPENAPI_FILE, 'utf8')).toBe(generated);
+    // The committed file is a production deployment's: secure cookie names.
+    expect(generated).toContain('__Host-Fgp');
+    expect(openApiProblems(JSON.parse(generated))).toEqual([]);
   });
 
   it('catches the mistakes it checks for', () => {

@@ -1,6 +1,7 @@
-import { applyDecorators, HttpStatus } from '@nestjs/common';
+import { applyDecorators, HttpStatus, type INestApplication } from '@nestjs/common';
 import {
   ApiExtraModels,
+  type DocumentBuilder,
   ApiResponse,
   ApiSecurity,
   DECORATORS,
@@ -9,12 +10,57 @@ import {
   type ReferenceObject,
   type SchemaObject,
 } from '@nestjs/swagger';
+import { FingerprintService } from '../auth/fingerprint.service';
+import { RefreshCredentialService } from '../auth/refresh-credential.service';
 import { ErrorCode, ErrorResponseDto } from './error-response.dto';
 
 /** Security scheme names in the OpenAPI document (see `setupOpenApi`). */
 export const BEARER_SCHEME = 'bearer';
 export const FINGERPRINT_SCHEME = 'fingerprint';
 export const REFRESH_SCHEME = 'refresh';
+
+/**
+ * Adds the security schemes the library's routes name (`bearer`, `fingerprint`, `refresh`) to a
+ * host's OpenAPI document, with the cookie names this app uses:
+ *
+ * ```ts
+ * const config = withFingerprintAuth(new DocumentBuilder().setTitle('My API'), app).build();
+ * SwaggerModule.setup('docs', app, SwaggerModule.createDocument(app, config));
+ * ```
+ */
+export function withFingerprintAuth(
+  builder: DocumentBuilder,
+  app: Pick<INestApplication, 'get'>,
+): DocumentBuilder {
+  const fingerprintCookie = app.get(FingerprintService, { strict: false }).cookieName;
+  const refresh = app.get(RefreshCredentialService, { strict: false });
+  return builder
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The access token' },
+      BEARER_SCHEME,
+    )
+    .addCookieAuth(
+      fingerprintCookie,
+      {
+        type: 'apiKey',
+        in: 'cookie',
+        name: fingerprintCookie,
+        description:
+          'HttpOnly fingerprint cookie set at login; its SHA-256 is the token’s `fgp` claim',
+      },
+      FINGERPRINT_SCHEME,
+    )
+    .addCookieAuth(
+      refresh.cookieName,
+      {
+        type: 'apiKey',
+        in: 'cookie',
+        name: refresh.cookieName,
+        description: `HttpOnly refresh credential (Path=${refresh.path}), rotated on every use`,
+      },
+      REFRESH_SCHEME,
+    );
+}
 
 /** The exception filter sends Retry-After with every 429 and 503 it answers. */
 const RETRY_AFTER: HeadersObject = {

@@ -18,6 +18,7 @@ import {
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import {
   type AuthenticatedUser,
   CurrentSession,
@@ -32,6 +33,7 @@ import {
   type Session,
   SessionsService,
   UsersService,
+  withFingerprintAuth,
 } from '../../src';
 import { envName, settingNames } from '../../src/options/settings';
 import { RELAXED_RATE_LIMITS, TEST_DATA_DIR, TEST_SECRET } from '../support/app';
@@ -382,6 +384,30 @@ describe.each<AdapterName>(['express', 'fastify'])('the library in a %s host app
     expect(login.setCookies.find((cookie) => cookie.startsWith('fpa_refresh='))).toMatch(
       /Path=\/identity\/auth\/refresh(;|$)/,
     );
+  });
+
+  it("documents the library's routes in the host's OpenAPI document", async () => {
+    const { app } = await startHost(
+      hostModule(FingerprintAuthModule.forRoot({ ...baseOptions(), routePrefix: 'api' })),
+      adapter,
+    );
+    apps.push(app);
+    const document = SwaggerModule.createDocument(
+      app,
+      withFingerprintAuth(new DocumentBuilder().setTitle('Host'), app).build(),
+    );
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/api/auth/login', '/api/sessions/{sessionId}', '/notes']),
+    );
+    expect(document.components?.securitySchemes).toMatchObject({
+      bearer: { type: 'http', scheme: 'bearer' },
+      fingerprint: { type: 'apiKey', in: 'cookie', name: 'fgp' },
+      refresh: { type: 'apiKey', in: 'cookie', name: 'fpa_refresh' },
+    });
+    expect(JSON.stringify(document.components?.securitySchemes)).toContain(
+      'Path=/api/auth/refresh',
+    );
+    expect(document.paths['/api/auth/me'].get?.security).toEqual([{ bearer: [], fingerprint: [] }]);
   });
 
   it('runs two instances in one process that share nothing', async () => {
