@@ -25,6 +25,7 @@ import {
   CurrentUser,
   FingerprintAuthConfig,
   FingerprintAuthGuard,
+  FingerprintAuthMetrics,
   FingerprintAuthModule,
   type FingerprintAuthModuleOptions,
   FingerprintAuthSettings,
@@ -284,6 +285,11 @@ describe.each<AdapterName>(['express', 'fastify'])('the library in a %s host app
     expect(await ended.json()).toEqual({ ended: 2, email: 'cy@example.com' });
     expect((await host.get('/notes', first.credentials)).status).toBe(401);
     expect((await host.get('/notes', second.credentials)).status).toBe(401);
+
+    // The library's metrics, in a registry of its own the host can serve or merge.
+    const metrics = await apps[0].get(FingerprintAuthMetrics).registry.metrics();
+    expect(metrics).toMatch(/^fpa_logins_total\{result="success"\} 2$/m);
+    expect(metrics).toMatch(/^fpa_guard_rejections_total\{[^}]*\} 2$/m);
   });
 
   it('ends every other session with POST /sessions/logout-all', async () => {
