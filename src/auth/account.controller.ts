@@ -1,8 +1,9 @@
-import { Body, Controller, Delete, HttpCode, HttpStatus, Req, Res } from '@nestjs/common';
+import { Controller, Delete, HttpCode, HttpStatus, Req, Res } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiError, ApiGuarded, ApiJsonBody } from '../http/api-docs';
 import { clientOf, HttpRequestLike } from '../http/client';
 import { LibraryRoutes } from '../http/library-routes';
+import { ValidatedBody } from '../http/validated-body';
 import { AuthCookiesService } from './auth-cookies.service';
 import { RateLimited } from './auth-rate-limit.guard';
 import { AuthService } from './auth.service';
@@ -41,7 +42,7 @@ export class AccountController {
   ])
   async delete(
     @CurrentUser() user: AuthenticatedUser,
-    @Body() body: DeleteAccountDto,
+    @ValidatedBody(DeleteAccountDto) body: DeleteAccountDto,
     @Req() request: HttpRequestLike,
     @Res({ passthrough: true }) response: unknown,
   ): Promise<void> {

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import {
   ApiNoContentResponse,
@@ -11,6 +11,7 @@ import { ApiError, ApiGuarded, ApiJsonBody, ApiNoBody, REFRESH_SCHEME } from '..
 import { clientOf, HttpRequestLike } from '../http/client';
 import { requestCookie } from '../http/cookies';
 import { LibraryRoutes } from '../http/library-routes';
+import { ValidatedBody } from '../http/validated-body';
 import { RateLimiter } from '../rate-limit/rate-limiter';
 import { RateLimited } from './auth-rate-limit.guard';
 import { AuthService, IssuedTokens, sessionExpiresAtIso } from './auth.service';
@@ -56,7 +57,7 @@ export class AuthController {
     ['SESSION_STORE_FULL', 'STORE_UNAVAILABLE'],
   )
   async login(
-    @Body() body: LoginDto,
+    @ValidatedBody(LoginDto) body: LoginDto,
     @Req() request: HttpRequestLike,
     @Res({ passthrough: true }) response: unknown,
   ) {

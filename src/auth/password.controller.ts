@@ -1,8 +1,9 @@
-import { Body, Controller, HttpCode, HttpStatus, Post, Req } from '@nestjs/common';
+import { Controller, HttpCode, HttpStatus, Post, Req } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiError, ApiGuarded, ApiJsonBody } from '../http/api-docs';
 import { clientOf, HttpRequestLike } from '../http/client';
 import { LibraryRoutes } from '../http/library-routes';
+import { ValidatedBody } from '../http/validated-body';
 import { RateLimiter } from '../rate-limit/rate-limiter';
 import { RateLimited } from './auth-rate-limit.guard';
 import { USERS_UNAVAILABLE } from './auth.controller';
@@ -38,7 +39,7 @@ export class PasswordController {
   @ApiError(HttpStatus.SERVICE_UNAVAILABLE, USERS_UNAVAILABLE, ['STORE_UNAVAILABLE'])
   async changePassword(
     @CurrentUser() user: AuthenticatedUser,
-    @Body() body: ChangePasswordDto,
+    @ValidatedBody(ChangePasswordDto) body: ChangePasswordDto,
     @Req() request: HttpRequestLike,
   ) {
     const revoked = await this.auth.changePassword(

@@ -1,7 +1,8 @@
-import { Body, Controller, HttpStatus, Post } from '@nestjs/common';
+import { Controller, HttpStatus, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiError, ApiJsonBody } from '../http/api-docs';
 import { LibraryRoutes } from '../http/library-routes';
+import { ValidatedBody } from '../http/validated-body';
 import { RateLimited } from './auth-rate-limit.guard';
 import { USERS_UNAVAILABLE } from './auth.controller';
 import { AuthService } from './auth.service';
@@ -27,7 +28,7 @@ export class RegistrationController {
     'EMAIL_TAKEN',
   ])
   @ApiError(HttpStatus.SERVICE_UNAVAILABLE, USERS_UNAVAILABLE, ['STORE_UNAVAILABLE'])
-  register(@Body() body: RegisterDto) {
+  register(@ValidatedBody(RegisterDto) body: RegisterDto) {
     return this.auth.register(body.email, body.password, body.displayName);
   }
 }

@@ -1,6 +1,7 @@
 import {
   ArgumentMetadata,
   BadRequestException,
+  Type,
   ValidationError,
   ValidationPipe,
 } from '@nestjs/common';
@@ -46,9 +47,11 @@ export function validationMessages(errors: readonly ValidationError[], parent = 
  * Validates request bodies against their DTO: unknown fields refused, values transformed, every
  * problem listed (see `validationMessages`). A JSON body that is not an object (an array, a
  * string, `null`) is refused as such; an empty body is an object with every field missing.
+ * With `dto`, a body is validated against it whatever type its parameter declares (see
+ * `ValidatedBody`); without, against the parameter's type.
  */
 export class BodyValidationPipe extends ValidationPipe {
-  constructor() {
+  constructor(private readonly dto?: Type) {
     super({
       whitelist: true,
       forbidNonWhitelisted: true,
@@ -68,6 +71,7 @@ export class BodyValidationPipe extends ValidationPipe {
     ) {
       throw new BadRequestException('Request body must be a JSON object');
     }
-    return super.transform(value, metadata);
+    const metatype = metadata.type === 'body' && this.dto ? this.dto : metadata.metatype;
+    return super.transform(value, { ...metadata, metatype });
   }
 }
