@@ -38,7 +38,7 @@ import {
 } from '../../src';
 import { envName, settingNames } from '../../src/options/settings';
 import { RELAXED_RATE_LIMITS, TEST_DATA_DIR, TEST_SECRET } from '../support/app';
-import { HostClient, PASSWORD } from './host-client';
+import { cookieOf, HostClient, PASSWORD } from './host-client';
 
 /*
  * The library inside host apps as a team would write them, on Express and on Fastify, in this
@@ -216,10 +216,7 @@ describe.each<AdapterName>(['express', 'fastify'])('the library in a %s host app
     expect(refreshed.status).toBe(200);
     const renewed = (await refreshed.json()) as { accessToken: string; sessionId: string };
     expect(renewed.sessionId).toBe(login.sessionId);
-    const newFingerprint = refreshed.headers
-      .getSetCookie()
-      .find((cookie) => cookie.startsWith('fgp='))!
-      .split(';')[0];
+    const newFingerprint = cookieOf(refreshed, 'fgp');
     const again = await host.get('/notes', {
       authorization: `Bearer ${renewed.accessToken}`,
       cookie: newFingerprint,

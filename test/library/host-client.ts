@@ -12,6 +12,13 @@ export interface Login {
   cookie(name: string): string;
 }
 
+/** `name=value` of the cookie `response` set; throws when it set none. */
+export function cookieOf(response: Response, name: string): string {
+  const found = response.headers.getSetCookie().find((header) => header.startsWith(`${name}=`));
+  if (found === undefined) throw new Error(`the response set no ${name} cookie`);
+  return found.split(';')[0];
+}
+
 /** Real HTTP (fetch) to an app listening on loopback. */
 export class HostClient {
   constructor(readonly url: string) {}
@@ -40,11 +47,7 @@ export class HostClient {
     }
     const body = (await response.json()) as { accessToken: string; sessionId: string };
     const setCookies = response.headers.getSetCookie();
-    const cookie = (name: string): string => {
-      const found = setCookies.find((header) => header.startsWith(`${name}=`));
-      if (found === undefined) throw new Error(`the login set no ${name} cookie`);
-      return found.split(';')[0];
-    };
+    const cookie = (name: string): string => cookieOf(response, name);
     return {
       accessToken: body.accessToken,
       sessionId: body.sessionId,
