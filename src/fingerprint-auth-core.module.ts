@@ -1,5 +1,6 @@
 import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common';
 import { Clock, SystemClock } from './common/clock';
+import { SQL_DATABASE, sqlDatabaseProviders } from './database/database-connection';
 import { GeoIpReport, createGeoLocator } from './geoip/geo-locator.factory';
 import { GeoLocator } from './geoip/geo-locator';
 import { FingerprintAuthMetrics } from './observability/metrics';
@@ -57,7 +58,7 @@ export function resolveModuleConfig(
 
 /**
  * What every part of one module instance shares: its options and resolved config, the clock, the
- * signing keys, the Redis connection, the metrics registry, the security events and the GeoIP
+ * signing keys, the Redis connection, the SQL database, the metrics registry, the security events and the GeoIP
  * locator. One per `forRoot`/`forRootAsync` call, so two instances (two apps in one process)
  * share nothing.
  */
@@ -96,6 +97,7 @@ export class FingerprintAuthCoreModule {
         },
         GeoIpReport,
         ...redisProviders,
+        ...sqlDatabaseProviders(FINGERPRINT_AUTH_OPTIONS),
         FingerprintAuthMetrics,
         SecurityEvents,
       ],
@@ -106,6 +108,7 @@ export class FingerprintAuthCoreModule {
         JwtSecrets,
         GeoLocator,
         REDIS_CLIENT,
+        SQL_DATABASE,
         FingerprintAuthMetrics,
         SecurityEvents,
       ],

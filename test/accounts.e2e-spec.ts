@@ -1,7 +1,8 @@
 import * as jwt from 'jsonwebtoken';
 import type { LightMyRequestResponse } from 'fastify';
 import { SessionRepository } from '../src/sessions/session.repository';
-import { UsersDatabase } from '../src/users/database/database';
+import { SqlDatabase } from '../src/database/database';
+import { usersDb } from '../src/users/database/schema';
 import { USERS_DATABASE } from '../src/users/users.module';
 import { startApp, TestApp } from './support/app';
 import { signedInClient, TestClient } from './support/client';
@@ -268,7 +269,7 @@ describe('accounts (e2e)', () => {
       };
       const before = await metric();
 
-      const { db } = target.app.get<UsersDatabase>(USERS_DATABASE);
+      const db = usersDb(target.app.get<SqlDatabase>(USERS_DATABASE));
       const deleted = await db.deleteFrom('users').where('id', '=', userId).executeTakeFirst();
       expect(Number(deleted.numDeletedRows)).toBe(1);
 

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmailTakenError } from '../src/common/errors';
-import { openDatabase, UsersDatabase } from '../src/users/database/database';
+import { openDatabase, SqlDatabase } from '../src/database/database';
+import { usersDb } from '../src/users/database/schema';
 import { migrateTo, migrateToLatest } from '../src/users/database/migrations';
 import {
   normaliseStoredEmails,
@@ -37,12 +38,12 @@ const OLD_ROWS = [
   { id: 'acct-9', email: 'ａｌｉｃｅ@example.com', left: 'collides', with: 'acct-1' },
 ] as const;
 
-type Harness = { database: UsersDatabase; close(): Promise<void> };
+type Harness = { database: SqlDatabase; close(): Promise<void> };
 
-async function seedOldSchema(database: UsersDatabase, passwordHash: string): Promise<void> {
+async function seedOldSchema(database: SqlDatabase, passwordHash: string): Promise<void> {
   await migrateTo(database.db, database.kind, '0001_create_users');
   const start = Date.UTC(2025, 0, 1);
-  await database.db
+  await usersDb(database)
     .insertInto('users')
     .values(
       OLD_ROWS.map((row, i) => ({
@@ -56,8 +57,8 @@ async function seedOldSchema(database: UsersDatabase, passwordHash: string): Pro
     .execute();
 }
 
-async function storedRows(database: UsersDatabase) {
-  const rows = await database.db
+async function storedRows(database: SqlDatabase) {
+  const rows = await usersDb(database)
     .selectFrom('users')
     .select(['id', 'email', 'email_skeleton'])
     .orderBy('id')
@@ -146,7 +147,7 @@ function migrationSuite(name: string, open: () => Promise<Harness>): void {
       await migrateToLatest(database.db, database.kind);
       // The operator resolves two: one account deleted, one given a distinct address.
       await new KyselyUserRepository(database).delete('acct-1');
-      await database.db
+      await usersDb(database)
         .updateTable('users')
         .set({ email: 'Straße.Two@example.com' })
         .where('id', '=', 'acct-4')
@@ -175,7 +176,7 @@ function migrationSuite(name: string, open: () => Promise<Harness>): void {
         created_at: new Date(Date.UTC(2025, 1, 1) + i).toISOString(),
       }));
       for (let start = 0; start < count; start += 400) {
-        await database.db
+        await usersDb(database)
           .insertInto('users')
           .values(rows.slice(start, start + 400) as never)
           .execute();

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { StoreUnavailableError } from '../src/common/errors';
-import { openDatabase } from '../src/users/database/database';
+import { openDatabase } from '../src/database/database';
 import { migrateToLatest } from '../src/users/database/migrations';
 import { KyselyUserRepository } from '../src/users/kysely-user.repository';
 import {

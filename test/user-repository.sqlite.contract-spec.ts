@@ -2,11 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import {
-  openSqliteConnection,
-  sqliteUsersDatabase,
-  UsersDatabase,
-} from '../src/users/database/database';
+import { openSqliteConnection, sqliteDatabase, SqlDatabase } from '../src/database/database';
 import { migrateToLatest } from '../src/users/database/migrations';
 import { KyselyUserRepository } from '../src/users/kysely-user.repository';
 import {
@@ -21,7 +17,7 @@ interface SqliteHarness extends UserRepositoryHarness {
 
 async function openSqlite(path: string, cleanUp: () => void = () => undefined) {
   const connection = openSqliteConnection(path);
-  const database: UsersDatabase = sqliteUsersDatabase(connection);
+  const database: SqlDatabase = sqliteDatabase(connection);
   await migrateToLatest(database.db, database.kind);
   const harness: SqliteHarness = {
     connection,

@@ -14,7 +14,7 @@ import { toSeconds } from '../sessions/session';
 import { sessionPolicy } from '../sessions/sessions.module';
 import { SessionsService } from '../sessions/sessions.service';
 import { InMemorySessionRepository } from '../sessions/stores/memory/in-memory-session.repository';
-import { openDatabase } from '../users/database/database';
+import { openDatabase } from '../database/database';
 import { migrateToLatest } from '../users/database/migrations';
 import { KyselyUserRepository } from '../users/kysely-user.repository';
 import { PasswordHasher } from '../users/password-hasher';

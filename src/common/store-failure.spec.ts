@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { ReplyError } from 'ioredis';
 import { DatabaseError } from 'pg';
-import { DatabaseTimeoutError } from '../users/database/database';
+import { DatabaseTimeoutError } from '../database/database';
 import { StoreUnavailableError } from './errors';
 import { classifyStoreFailure } from './store-failure';
 

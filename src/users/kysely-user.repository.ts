@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Selectable } from 'kysely';
+import { Kysely, Selectable } from 'kysely';
 import { EmailTakenError, StoreUnavailableError } from '../common/errors';
-import { DatabaseKind, UsersDatabase, UsersTable } from './database/database';
+import { DatabaseKind, SqlDatabase } from '../database/database';
+import { usersDb, UsersSchema, UsersTable } from './database/schema';
 import { NewUser, User } from './user';
 import { UserRepository } from './user.repository';
 
@@ -9,12 +10,11 @@ import { UserRepository } from './user.repository';
  * Users in SQL through Kysely: the same queries on SQLite (embedded default) and PostgreSQL.
  */
 export class KyselyUserRepository extends UserRepository {
-  constructor(private readonly database: UsersDatabase) {
-    super();
-  }
+  private readonly db: Kysely<UsersSchema>;
 
-  private get db() {
-    return this.database.db;
+  constructor(private readonly database: SqlDatabase) {
+    super();
+    this.db = usersDb(database);
   }
 
   async create(input: NewUser): Promise<User> {

@@ -1,17 +1,9 @@
-import {
-  DynamicModule,
-  Inject,
-  Injectable,
-  Logger,
-  Module,
-  OnApplicationShutdown,
-  OnModuleInit,
-} from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { FINGERPRINT_AUTH_OPTIONS } from '../fingerprint-auth-core.module';
-import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import type { FingerprintAuthOptions } from '../options/fingerprint-auth-options';
-import { openDatabase, UsersDatabase } from './database/database';
+import { SqlDatabase } from '../database/database';
+import { SQL_DATABASE } from '../database/database-connection';
 import { migrateToLatest } from './database/migrations';
 import { normaliseStoredEmails, unresolvedEmailsWarning } from './database/stored-emails';
 import { KyselyUserRepository } from './kysely-user.repository';
@@ -23,10 +15,10 @@ import { UsersService } from './users.service';
 /** The built-in user database (SQLite or PostgreSQL); null when the host brings its own users. */
 export const USERS_DATABASE = Symbol('USERS_DATABASE');
 
-/** Migrates the built-in database at start and closes it at shutdown. */
+/** Migrates the built-in users' tables at start (the core module closes the database). */
 @Injectable()
-export class BuiltInUserDatabase implements OnModuleInit, OnApplicationShutdown {
-  constructor(@Inject(USERS_DATABASE) private readonly database: UsersDatabase | null) {}
+export class BuiltInUserDatabase implements OnModuleInit {
+  constructor(@Inject(USERS_DATABASE) private readonly database: SqlDatabase | null) {}
 
   async onModuleInit(): Promise<void> {
     if (this.database === null) return;
@@ -45,10 +37,6 @@ export class BuiltInUserDatabase implements OnModuleInit, OnApplicationShutdown 
       );
     }
   }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.database?.db.destroy();
-  }
 }
 
 /** Accounts: the `UserRepository` (the host's, or the built-in one), passwords, readiness. */
@@ -61,15 +49,15 @@ export class UsersModule {
       providers: [
         {
           provide: USERS_DATABASE,
-          inject: [FINGERPRINT_AUTH_OPTIONS, FingerprintAuthConfig],
-          useFactory: (options: FingerprintAuthOptions, config: FingerprintAuthConfig) =>
-            options.users ? null : openDatabase(config.databaseUrl),
+          inject: [FINGERPRINT_AUTH_OPTIONS, SQL_DATABASE],
+          useFactory: (options: FingerprintAuthOptions, database: SqlDatabase | null) =>
+            options.users ? null : database,
         },
         {
           provide: UserRepository,
           inject: [FINGERPRINT_AUTH_OPTIONS, USERS_DATABASE],
-          useFactory: (options: FingerprintAuthOptions, database: UsersDatabase | null) =>
-            options.users ?? new KyselyUserRepository(database as UsersDatabase),
+          useFactory: (options: FingerprintAuthOptions, database: SqlDatabase | null) =>
+            options.users ?? new KyselyUserRepository(database as SqlDatabase),
         },
         BuiltInUserDatabase,
         PasswordHasher,

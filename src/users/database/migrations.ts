@@ -1,6 +1,6 @@
-import { Kysely, Migration, MigrationProvider, MigrationResultSet, Migrator, sql } from 'kysely';
-import { classifyStoreFailure } from '../../common/store-failure';
-import { DatabaseKind } from './database';
+import { Kysely, Migration, sql } from 'kysely';
+import { DatabaseKind } from '../../database/database';
+import { MigrationSet, runMigrations } from '../../database/migrations';
 import { normaliseStoredEmails } from './stored-emails';
 
 /** Schema changes, in order. Never edit one that has shipped; add the next. */
@@ -45,44 +45,18 @@ function migrations(kind: DatabaseKind): Record<string, Migration> {
   };
 }
 
-class InCodeMigrationProvider implements MigrationProvider {
-  constructor(private readonly kind: DatabaseKind) {}
+/** The users' migrations, in the table Kysely names by default (where releases before the
+ *  session store kept them). */
+export const USER_MIGRATIONS: MigrationSet = { table: 'kysely_migration', migrations };
 
-  async getMigrations(): Promise<Record<string, Migration>> {
-    return migrations(this.kind);
-  }
-}
-
-/** Brings the schema up to date; throws with the failing migration's error. */
+/** Brings the users' schema up to date; throws with the failing migration's error. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the migrator works on any schema
 export async function migrateToLatest(db: Kysely<any>, kind: DatabaseKind): Promise<void> {
-  await migrate(db, kind, (migrator) => migrator.migrateToLatest());
+  await runMigrations(db, kind, USER_MIGRATIONS);
 }
 
-/** Brings the schema up to (and including) the named migration: a database as an older release left it. */
-export async function migrateTo(
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the migrator works on any schema
-  db: Kysely<any>,
-  kind: DatabaseKind,
-  name: string,
-): Promise<void> {
-  await migrate(db, kind, (migrator) => migrator.migrateTo(name));
-}
-
-async function migrate(
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the migrator works on any schema
-  db: Kysely<any>,
-  kind: DatabaseKind,
-  run: (migrator: Migrator) => Promise<MigrationResultSet>,
-): Promise<void> {
-  const migrator = new Migrator({ db, provider: new InCodeMigrationProvider(kind) });
-  const { error, results } = await run(migrator);
-  const failed = results?.find((result) => result.status === 'Error');
-  if (error) {
-    // The reason and code only: the driver's message can name the database host and user.
-    const { reason, code } = classifyStoreFailure(error);
-    throw new Error(
-      `Database migration ${failed?.migrationName ?? ''} failed (${code ? `${reason}, ${code}` : reason})`,
-    );
-  }
+/** Brings the users' schema up to (and including) the named migration: a database as an older release left it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the migrator works on any schema
+export async function migrateTo(db: Kysely<any>, kind: DatabaseKind, name: string): Promise<void> {
+  await runMigrations(db, kind, USER_MIGRATIONS, name);
 }

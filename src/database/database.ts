@@ -1,7 +1,6 @@
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import {
-  ColumnType,
   Kysely,
   PostgresDialect,
   PostgresPool,
@@ -10,34 +9,19 @@ import {
   SqliteDialect,
 } from 'kysely';
 import { DatabaseError, Pool } from 'pg';
-import { createPrivateFile, ensurePrivateDirectory } from '../../options/data-files';
-
-/** Written as ISO 8601 text on both databases; read back as text (SQLite) or a Date (timestamptz). */
-type Timestamp = ColumnType<string | Date, string, string>;
-/** A timestamp the database fills in on insert. */
-type DefaultedTimestamp = ColumnType<string | Date, string | undefined, string>;
-
-export interface UsersTable {
-  id: string;
-  email: string;
-  /** `emailSkeleton(email)`, unique; null only on rows from before it existed that could not be
-   *  normalised without colliding (see `normaliseStoredEmails`). */
-  email_skeleton: string | null;
-  display_name: string | null;
-  password_hash: string;
-  created_at: Timestamp;
-  updated_at: DefaultedTimestamp;
-}
-
-export interface DatabaseSchema {
-  users: UsersTable;
-}
+import { createPrivateFile, ensurePrivateDirectory } from '../options/data-files';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
 
-export interface UsersDatabase {
+/**
+ * The SQL database `databaseUrl` names, shared by the features that keep data in it (the built-in
+ * users, the SQL session store). Each feature types its own tables with `db.withTables<…>()` and
+ * brings its own migrations (`runMigrations`).
+ */
+export interface SqlDatabase {
   readonly kind: DatabaseKind;
-  readonly db: Kysely<DatabaseSchema>;
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no tables known here
+  readonly db: Kysely<{}>;
   /**
    * Resolves when `select 1` is answered within `timeoutMs`; rejects at the deadline otherwise,
    * abandoning the query and closing the connection it was waiting on.
@@ -63,15 +47,15 @@ export class DatabaseTimeoutError extends Error {
   }
 }
 
-/** Opens the user database named by DATABASE_URL (`sqlite:<path>`, `sqlite::memory:` or `postgres://…`). */
+/** Opens the database named by DATABASE_URL (`sqlite:<path>`, `sqlite::memory:` or `postgres://…`). */
 export function openDatabase(
   url: string,
   timeouts: PostgresTimeouts = DEFAULT_POSTGRES_TIMEOUTS,
-): UsersDatabase {
+): SqlDatabase {
   if (url.startsWith('sqlite:')) {
-    return sqliteUsersDatabase(openSqliteConnection(url.slice('sqlite:'.length)));
+    return sqliteDatabase(openSqliteConnection(url.slice('sqlite:'.length)));
   }
-  if (/^postgres(ql)?:\/\//.test(url)) return postgresUsersDatabase(url, timeouts);
+  if (/^postgres(ql)?:\/\//.test(url)) return postgresDatabase(url, timeouts);
   throw new Error('DATABASE_URL must be sqlite:<path> or postgres://…');
 }
 
@@ -91,9 +75,10 @@ export function openSqliteConnection(path: string): BetterSqlite3.Database {
   return sqlite;
 }
 
-/** Users over an open SQLite connection; closing the database is the caller's (or `db.destroy()`'s). */
-export function sqliteUsersDatabase(connection: BetterSqlite3.Database): UsersDatabase {
-  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: connection }) });
+/** A database over an open SQLite connection; closing it is the caller's (or `db.destroy()`'s). */
+export function sqliteDatabase(connection: BetterSqlite3.Database): SqlDatabase {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no tables known here
+  const db = new Kysely<{}>({ dialect: new SqliteDialect({ database: connection }) });
   return {
     kind: 'sqlite',
     db,
@@ -104,7 +89,7 @@ export function sqliteUsersDatabase(connection: BetterSqlite3.Database): UsersDa
   };
 }
 
-function postgresUsersDatabase(url: string, timeouts: PostgresTimeouts): UsersDatabase {
+function postgresDatabase(url: string, timeouts: PostgresTimeouts): SqlDatabase {
   const pool = new Pool({
     connectionString: url,
     max: 10,
@@ -120,7 +105,7 @@ function postgresUsersDatabase(url: string, timeouts: PostgresTimeouts): UsersDa
   pool.on('error', () => undefined);
   return {
     kind: 'postgres',
-    db: new Kysely<DatabaseSchema>({
+    db: new Kysely({
       dialect: new PostgresDialect({ pool: new DiscardingPool(pool) }),
     }),
     ping: (timeoutMs) => pingPostgres(pool, timeoutMs),
