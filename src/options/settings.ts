@@ -18,7 +18,7 @@ import { parseDuration } from './duration';
 
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
 export const SESSION_LIMIT_POLICIES = ['evict-oldest', 'reject'] as const;
-export const SESSION_STORES = ['memory', 'redis'] as const;
+export const SESSION_STORES = ['memory', 'redis', 'sql'] as const;
 
 export type NodeEnv = (typeof NODE_ENVS)[number];
 export type SessionLimitPolicy = (typeof SESSION_LIMIT_POLICIES)[number];

@@ -16,6 +16,7 @@ export function rateLimitStoreFactory(
   const store = config.sessionStore;
   switch (store) {
     case 'memory':
+    case 'sql':
       return new InMemoryRateLimitStore();
     case 'redis':
       if (redis === null) throw new Error('the redis session store needs the Redis client');

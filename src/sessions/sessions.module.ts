@@ -1,6 +1,9 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { Clock } from '../common/clock';
+import { SqlDatabase } from '../database/database';
+import { SQL_DATABASE } from '../database/database-connection';
+import { runMigrations } from '../database/migrations';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { RedisClient } from '../redis/redis-client';
 import { REDIS_CLIENT } from '../redis/redis-connection';
@@ -13,6 +16,8 @@ import { SessionStoreMetrics } from './session-store.metrics';
 import { SessionsService } from './sessions.service';
 import { InMemorySessionRepository } from './stores/memory/in-memory-session.repository';
 import { RedisSessionRepository } from './stores/redis/redis-session.repository';
+import { SqlSessionRepository } from './stores/sql/sql-session.repository';
+import { SESSION_MIGRATIONS } from './stores/sql/sql-session.schema';
 
 export function sessionPolicy(config: FingerprintAuthConfig): SessionPolicy {
   return {
@@ -24,12 +29,16 @@ export function sessionPolicy(config: FingerprintAuthConfig): SessionPolicy {
   };
 }
 
-/** Picks the session store from validated config; an unknown kind is a programming error. */
-export function sessionRepositoryFactory(
+/**
+ * Picks the session store from validated config (the SQL store's tables migrated first); an
+ * unknown kind is a programming error.
+ */
+export async function sessionRepositoryFactory(
   config: FingerprintAuthConfig,
   clock: Clock,
   redis: RedisClient | null,
-): SessionRepository {
+  database: SqlDatabase | null,
+): Promise<SessionRepository> {
   const store = config.sessionStore;
   switch (store) {
     case 'memory':
@@ -37,6 +46,10 @@ export function sessionRepositoryFactory(
     case 'redis':
       if (redis === null) throw new Error('the redis session store needs the Redis client');
       return new RedisSessionRepository(redis, sessionPolicy(config), clock, config.redisKeyPrefix);
+    case 'sql':
+      if (database === null) throw new Error('the sql session store needs the database');
+      await runMigrations(database.db, database.kind, SESSION_MIGRATIONS);
+      return new SqlSessionRepository(database, sessionPolicy(config), clock);
     default: {
       const unknown: never = store;
       throw new Error(`Unknown session store: ${String(unknown)}`);
@@ -63,7 +76,7 @@ export class SessionsModule {
       providers: [
         {
           provide: SessionRepository,
-          inject: [FingerprintAuthConfig, Clock, REDIS_CLIENT],
+          inject: [FingerprintAuthConfig, Clock, REDIS_CLIENT, SQL_DATABASE],
           useFactory: sessionRepositoryFactory,
         },
         SessionsService,

@@ -585,6 +585,57 @@ export function sessionRepositoryContract(
       });
     });
 
+    describe('moving sessions (export and import)', () => {
+      it('exports every stored session and imports it back with its times and hashes as they were', async () => {
+        const userId = newUserId();
+        const first = (await repository.create(newSession(userId))).session;
+        clock.advance(MINUTE);
+        await repository.create(newSession(userId, { location: { country: 'GB', city: 'Leeds' } }));
+        clock.advance(MINUTE);
+        await repository.touch(first.id, '198.51.100.1', 'Other/1.0');
+        await repository.rotateRefresh(first.id, rotation(first.refreshHash));
+
+        // The store may hold other cases' sessions (a shared Redis or database): keep this user's.
+        const exported: Session[] = [];
+        for await (const session of repository.exportAll()) {
+          if (session.userId === userId) exported.push(plain(session) as Session);
+        }
+        expect(ids(exported)).toEqual(ids(await repository.listByUser(userId)));
+
+        await repository.revokeAllForUser(userId);
+        clock.advance(MINUTE);
+        for (const session of exported) {
+          expect(await repository.importSession(session)).toBe('imported');
+        }
+        for (const session of exported) {
+          expect(plain(await repository.findById(session.id))).toStrictEqual(session);
+        }
+        // The per-user index came back too: listing and revocation see the imported sessions.
+        expect(ids(await repository.listByUser(userId))).toEqual(ids(exported));
+        expect(await repository.revokeAllForUser(userId)).toBe(exported.length);
+      });
+
+      it('leaves a session it holds already as it is, and skips expired ones', async () => {
+        const userId = newUserId();
+        const { session } = await repository.create(newSession(userId));
+        expect(await repository.importSession({ ...session, userAgent: 'Changed/1.0' })).toBe(
+          'exists',
+        );
+        expect((await repository.findById(session.id))?.userAgent).toBe('Mozilla/5.0');
+
+        const now = nowSeconds();
+        const expired: Session = {
+          ...session,
+          id: newSessionId(userId),
+          idleExpiresAt: now,
+          absoluteExpiresAt: now + 3600,
+        };
+        expect(await repository.importSession(expired)).toBe('expired');
+        expect(await repository.findById(expired.id)).toBeNull();
+        expect(ids(await repository.listByUser(userId))).toEqual([session.id]);
+      });
+    });
+
     describe('stats', () => {
       if (traits.boundedCapacity) {
         it('counts stored and expired sessions against the capacity', async () => {
