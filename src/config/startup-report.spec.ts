@@ -34,6 +34,16 @@ describe('start-up report', () => {
     expect(redis).toBe(
       'redis redis://10.0.0.1:7000, redis://10.0.0.2:7000 (prefix fpa:): kept by Redis across restarts of this service',
     );
+    expect(
+      describeSessions(
+        validateEnv({
+          SESSION_STORE: 'sql',
+          DATABASE_URL: 'postgres://fpa:pw@db.internal:5432/fpa',
+        }),
+      ),
+    ).toBe(
+      "sql, the users' database (postgres://db.internal:5432/fpa): every change committed as it happens, a restart or a crash keeps them",
+    );
   });
 
   it('says where the key comes from, never what it is', () => {

@@ -44,6 +44,9 @@ export function describeSessions(config: ServiceConfig): string {
       .join(', ');
     return `redis ${nodes} (prefix ${config.redisKeyPrefix}): kept by Redis across restarts of this service`;
   }
+  if (config.sessionStore === 'sql') {
+    return `sql, the users' database (${describeUsers(config)}): every change committed as it happens, a restart or a crash keeps them`;
+  }
   const path = config.sessionSnapshotPath;
   if (path === undefined) {
     return 'memory, no snapshot (SESSION_SNAPSHOT_PATH=off): a restart logs everyone out';
@@ -53,6 +56,14 @@ export function describeSessions(config: ServiceConfig): string {
     return `memory, snapshot at ${path} on shutdown only: a restart keeps them, a crash loses every session since the last start`;
   }
   return `memory, snapshot every ${interval} s at ${path}: a restart keeps them, a crash loses at most ${interval} s`;
+}
+
+/** Whether other instances may share these sessions: Redis, or SQL on a database server. */
+function sharedSessions(config: ServiceConfig): boolean {
+  return (
+    config.sessionStore === 'redis' ||
+    (config.sessionStore === 'sql' && !config.databaseUrl.startsWith('sqlite:'))
+  );
 }
 
 /** Where the signing key comes from and whether a restart keeps it. */
@@ -109,11 +120,11 @@ export function logStartupReport(
       message: `neither JWT_SECRET nor JWT_SECRET_FILE is set: generated a signing key in ${origin.path} (mode 0600), used from now on. Instances that share users must share one key: set JWT_SECRET or JWT_SECRET_FILE for them`,
     });
   }
-  if (origin.source === 'dataDir' && config.sessionStore === 'redis') {
+  if (origin.source === 'dataDir' && sharedSessions(config)) {
     logger.warn({
       event: 'jwt_secret_per_instance',
       path: origin.path,
-      message: `SESSION_STORE=redis with the key of ${origin.path}: each instance has its own DATA_DIR and key, so its tokens fail on the others. Set JWT_SECRET or JWT_SECRET_FILE to one key for all`,
+      message: `SESSION_STORE=${config.sessionStore} with the key of ${origin.path}: each instance has its own DATA_DIR and key, so its tokens fail on the others. Set JWT_SECRET or JWT_SECRET_FILE to one key for all`,
     });
   }
   for (const { path, mode, fix } of loosePermissions(dataPaths(config))) {
