@@ -1,6 +1,13 @@
 import * as jwt from 'jsonwebtoken';
 import { BenchChild, startChild } from './lib/children';
-import { BenchContext, RedisApp, startBenchApp, startRedisApp, USER_AGENT } from './lib/context';
+import {
+  BenchContext,
+  RedisApp,
+  startBenchApp,
+  startRedisApp,
+  startSqlApps,
+  USER_AGENT,
+} from './lib/context';
 import { get, signIn } from './lib/http-client';
 import { closedLoop, openLoop, OpenLoopResult, Target, warmUp } from './lib/load';
 import { barChart, table, verdict } from './lib/markdown';
@@ -34,6 +41,8 @@ export interface GuardResult {
     guardedVsUnguarded: number;
     guardedVsBaselineA: number;
     redisVsMemory: number | null;
+    sqliteVsMemory: number | null;
+    postgresVsMemory: number | null;
   };
   readonly markdown: string;
 }
@@ -47,6 +56,8 @@ const LATENCY_TARGETS = [
   'auth-me',
   'baseline-a',
   'guarded-redis',
+  'guarded-sqlite',
+  'guarded-postgres',
 ];
 const QUICK_LATENCY_TARGETS = ['public', 'guarded', 'baseline-a', 'guarded-redis'];
 
@@ -58,22 +69,24 @@ const QUICK_LATENCY_TARGETS = ['public', 'guarded', 'baseline-a', 'guarded-redis
 export async function guardThroughput(context: BenchContext): Promise<GuardResult> {
   const { settings } = context;
   context.log('part 1: starting servers');
-  const [app, baselineA, fastify, http, redis] = await Promise.all([
+  const [app, baselineA, fastify, http, redis, sql] = await Promise.all([
     startBenchApp(context, 'app (memory)'),
     startChild('baseline A', 'baseline-passport', { secret: context.secret }),
     startChild('fastify', 'baseline-fastify', { body: UNGUARDED_BODY }),
     startChild('node:http', 'baseline-http', { body: UNGUARDED_BODY }),
     startRedisApp(context, 'app (redis)'),
+    startSqlApps(context),
   ]);
+  const stores = { redis, sqlite: sql.sqlite, postgres: sql.postgres };
   const children: BenchChild[] = [
     app,
     baselineA,
     fastify,
     http,
-    ...(redis.available ? [redis.app] : []),
+    ...Object.values(stores).flatMap((store) => (store.available ? [store.app] : [])),
   ];
   try {
-    const targets = await buildTargets(context, app, baselineA, fastify, http, redis);
+    const targets = await buildTargets(context, app, baselineA, fastify, http, stores);
     await checkGuardsReject(targets);
 
     context.log(`part 1: warm-up (${warmupText(settings)} per target)`);
@@ -139,6 +152,8 @@ export async function guardThroughput(context: BenchContext): Promise<GuardResul
       guardedVsUnguarded: peak('guarded') / peak('public'),
       guardedVsBaselineA: peak('guarded') / peak('baseline-a'),
       redisVsMemory: redis.available ? peak('guarded-redis') / peak('guarded') : null,
+      sqliteVsMemory: sql.sqlite.available ? peak('guarded-sqlite') / peak('guarded') : null,
+      postgresVsMemory: sql.postgres.available ? peak('guarded-postgres') / peak('guarded') : null,
     };
     return {
       throughput,
@@ -146,10 +161,11 @@ export async function guardThroughput(context: BenchContext): Promise<GuardResul
       micro,
       redis,
       ratios,
-      markdown: render(context, throughput, latency, micro, redis, ratios),
+      markdown: render(context, throughput, latency, micro, stores, ratios),
     };
   } finally {
     await Promise.all(children.map((child) => child.stop()));
+    await sql.cleanUp();
   }
 }
 
@@ -159,7 +175,7 @@ async function buildTargets(
   baselineA: BenchChild,
   fastify: BenchChild,
   http: BenchChild,
-  redis: RedisApp,
+  stores: Record<'redis' | 'sqlite' | 'postgres', RedisApp>,
 ): Promise<Target[]> {
   const user = await signIn(app.url, 'bench-memory@example.com');
   const plain = { 'user-agent': USER_AGENT };
@@ -226,16 +242,22 @@ async function buildTargets(
       guardedBody,
     ),
   ];
-  if (redis.available) {
-    const redisUser = await signIn(redis.app.url, 'bench-redis@example.com');
+  const labels = {
+    redis: 'Redis store',
+    sqlite: 'SQL store on SQLite',
+    postgres: 'SQL store on PostgreSQL',
+  };
+  for (const [name, store] of Object.entries(stores) as Array<[keyof typeof stores, RedisApp]>) {
+    if (!store.available) continue;
+    const storeUser = await signIn(store.app.url, `bench-${name}@example.com`);
     targets.push(
       target(
-        'guarded-redis',
-        'guarded route, Redis store',
-        redis.app,
+        `guarded-${name}`,
+        `guarded route, ${labels[name]}`,
+        store.app,
         '/bench/me',
-        redisUser.headers,
-        JSON.stringify({ id: redisUser.userId, sessionId: redisUser.sessionId }),
+        storeUser.headers,
+        JSON.stringify({ id: storeUser.userId, sessionId: storeUser.sessionId }),
       ),
     );
   }
@@ -275,7 +297,7 @@ function render(
   throughput: ThroughputRow[],
   latency: LatencyRow[],
   micro: MicroResult[],
-  redis: RedisApp,
+  stores: Record<'redis' | 'sqlite' | 'postgres', RedisApp>,
   ratios: GuardResult['ratios'],
 ): string {
   const { settings } = context;
@@ -305,7 +327,9 @@ function render(
       ]),
     ),
   );
-  if (!redis.available) out.push('', `Redis mode: ${redis.reason}.`);
+  for (const [name, store] of Object.entries(stores)) {
+    if (!store.available) out.push('', `${name} mode: ${store.reason}.`);
+  }
   out.push('');
   out.push(
     barChart({
@@ -336,6 +360,18 @@ function render(
             ? 'not available in this build'
             : formatPercent(ratios.redisVsMemory),
           ratios.redisVsMemory === null ? 'not measured' : verdict(ratios.redisVsMemory >= 0.6),
+        ],
+        [
+          'SQL on PostgreSQL ≥ 35% of memory mode',
+          formatPercent(ratios.postgresVsMemory ?? NaN),
+          ratios.postgresVsMemory === null
+            ? 'not measured'
+            : verdict(ratios.postgresVsMemory >= 0.35),
+        ],
+        [
+          'SQL on SQLite ≥ 60% of memory mode',
+          formatPercent(ratios.sqliteVsMemory ?? NaN),
+          ratios.sqliteVsMemory === null ? 'not measured' : verdict(ratios.sqliteVsMemory >= 0.6),
         ],
       ],
     ),

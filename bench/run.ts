@@ -6,6 +6,7 @@ import { redisAnswers, removeRedisKeys } from './lib/redis-cleanup';
 import { compileForChildren } from './lib/compile';
 import { guardThroughput } from './guard-throughput.bench';
 import { sessionStore, STORE_TARGET_BYTES } from './session-store.report';
+import { storeComparison } from './store-comparison.bench';
 import { cleanupPause, MAX_DELAY_TARGET_MS } from './cleanup-pause.bench';
 import { loginStorm, STORM_TARGET_RATIO } from './login-storm.bench';
 import { revocationLatency, REVOCATION_TARGET_MS } from './revocation.bench';
@@ -17,11 +18,11 @@ import { median } from './lib/stats';
  * Runs every part, prints the tables and writes them into BENCHMARKS.md between the generated
  * markers; the hand-written analysis around them is kept.
  *
- * Options: --quick, --only=guard,store,cleanup,storm,revocation,profile (prints, writes nothing
+ * Options: --quick, --only=guard,store,stores,cleanup,storm,revocation,profile (prints, writes nothing
  * unless --write), --output=<file>. Environment: BENCH_REDIS_URL (or REDIS_URL_TEST) for the
  * Redis-mode parts; BENCH_APP_<NAME>=value adds NAME=value to every bench app's environment.
  */
-const PARTS = ['guard', 'store', 'cleanup', 'storm', 'revocation', 'profile'] as const;
+const PARTS = ['guard', 'store', 'stores', 'cleanup', 'storm', 'revocation', 'profile'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Summary {
@@ -90,6 +91,20 @@ async function main(): Promise<void> {
             ? { measured: 'not available in this build', result: 'not measured' }
             : ratio(result.ratios.redisVsMemory, 0.6, 'percent')),
         },
+        {
+          what: 'SQL (PostgreSQL) mode vs memory mode throughput',
+          target: '≥ 35%',
+          ...(result.ratios.postgresVsMemory === null
+            ? { measured: 'PostgreSQL not available', result: 'not measured' }
+            : ratio(result.ratios.postgresVsMemory, 0.35, 'percent')),
+        },
+        {
+          what: 'SQL (SQLite) mode vs memory mode throughput',
+          target: '≥ 60%',
+          ...(result.ratios.sqliteVsMemory === null
+            ? { measured: 'not available', result: 'not measured' }
+            : ratio(result.ratios.sqliteVsMemory, 0.6, 'percent')),
+        },
       );
     }
     if (wanted('store')) {
@@ -106,6 +121,9 @@ async function main(): Promise<void> {
               ? '**met**'
               : '**missed**',
       });
+    }
+    if (wanted('stores')) {
+      sections.push((await storeComparison(context)).markdown);
     }
     if (wanted('cleanup')) {
       const result = await cleanupPause(context);

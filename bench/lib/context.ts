@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BenchChild, ChildStartError, startChild } from './children';
+import { benchPostgresServer, createBenchDatabase } from './postgres';
 
 export type Mode = 'full' | 'quick';
 
@@ -157,6 +161,45 @@ export async function startRedisApp(context: BenchContext, name: string): Promis
         : `the app did not start with SESSION_STORE=redis (${why})`,
     };
   }
+}
+
+/**
+ * Bench apps with SESSION_STORE=sql: one on an SQLite file (users and sessions in it), one on a
+ * throwaway PostgreSQL database (`cleanUp` drops it and the file once the apps have stopped).
+ */
+export async function startSqlApps(context: BenchContext): Promise<{
+  sqlite: RedisApp;
+  postgres: RedisApp;
+  cleanUp(): Promise<void>;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), 'fpa-bench-sql-'));
+  const created = await createBenchDatabase(benchPostgresServer());
+  const start = async (name: string, databaseUrl: string): Promise<RedisApp> => {
+    try {
+      const app = await startBenchApp(context, name, {
+        SESSION_STORE: 'sql',
+        DATABASE_URL: databaseUrl,
+      });
+      return { available: true, app };
+    } catch (error) {
+      if (!(error instanceof ChildStartError)) throw error;
+      return { available: false, reason: `the app did not start with SESSION_STORE=sql` };
+    }
+  };
+  const [sqlite, postgres] = await Promise.all([
+    start('app (sql: SQLite)', `sqlite:${join(dir, 'bench.db')}`),
+    created.database === null
+      ? Promise.resolve<RedisApp>({ available: false, reason: created.reason })
+      : start('app (sql: PostgreSQL)', created.database.url),
+  ]);
+  return {
+    sqlite,
+    postgres,
+    cleanUp: async () => {
+      rmSync(dir, { recursive: true, force: true });
+      await created.database?.drop();
+    },
+  };
 }
 
 /** Nest colours its log lines; the reason is wanted as plain text. */
