@@ -1,4 +1,6 @@
 import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common';
+import { auditProviders } from './audit/audit-providers';
+import { AuditTrail } from './audit/audit-trail';
 import { Clock, SystemClock } from './common/clock';
 import { SQL_DATABASE, sqlDatabaseProviders } from './database/database-connection';
 import { GeoIpReport, createGeoLocator } from './geoip/geo-locator.factory';
@@ -58,7 +60,7 @@ export function resolveModuleConfig(
 
 /**
  * What every part of one module instance shares: its options and resolved config, the clock, the
- * signing keys, the Redis connection, the SQL database, the metrics registry, the security events and the GeoIP
+ * signing keys, the Redis connection, the SQL database, the audit trail, the metrics registry, the security events and the GeoIP
  * locator. One per `forRoot`/`forRootAsync` call, so two instances (two apps in one process)
  * share nothing.
  */
@@ -98,6 +100,7 @@ export class FingerprintAuthCoreModule {
         GeoIpReport,
         ...redisProviders,
         ...sqlDatabaseProviders(FINGERPRINT_AUTH_OPTIONS),
+        ...auditProviders,
         FingerprintAuthMetrics,
         SecurityEvents,
       ],
@@ -109,6 +112,7 @@ export class FingerprintAuthCoreModule {
         GeoLocator,
         REDIS_CLIENT,
         SQL_DATABASE,
+        AuditTrail,
         FingerprintAuthMetrics,
         SecurityEvents,
       ],

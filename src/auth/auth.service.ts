@@ -1,3 +1,4 @@
+import { AuditTrail } from '../audit/audit-trail';
 import { Injectable } from '@nestjs/common';
 import { ClientInfo } from '../http/client';
 import {
@@ -42,6 +43,7 @@ export class AuthService {
     private readonly geo: GeoLocator,
     private readonly events: SecurityEvents,
     private readonly rateLimiter: RateLimiter,
+    private readonly audit: AuditTrail,
   ) {}
 
   register(email: string, password: string, displayName?: string): Promise<PublicUser> {
@@ -60,9 +62,14 @@ export class AuthService {
       const fingerprint = this.fingerprints.draw();
       const { session, refresh } = await this.startSession(user.id, fingerprint, client);
       await this.ensureUserOutlivedSession(user.id, session.id);
-      this.events.login('success', client, { userId: user.id, sessionId: session.id });
+      this.events.login('success', client, {
+        userId: user.id,
+        sessionId: session.id,
+        location: session.location,
+      });
       return this.issue(session, fingerprint, refresh);
     } catch (error) {
+      if (error instanceof InvalidCredentialsError) userId ??= error.accountId;
       this.events.login(loginFailure(error), client, { userId });
       throw error;
     }
@@ -102,7 +109,12 @@ export class AuthService {
       userAgent: client.userAgent,
       ...(mayHaveMoved ? { location: this.geo.locate(client.ipAddress) } : {}),
     });
-    this.events.refresh(outcome.kind, client, { sessionId: presented.sessionId });
+    this.events.refresh(outcome.kind, client, {
+      sessionId: presented.sessionId,
+      ...(outcome.kind === 'invalid'
+        ? {}
+        : { userId: outcome.session.userId, location: outcome.session.location }),
+    });
     switch (outcome.kind) {
       case 'rotated':
         return this.issue(outcome.session, fingerprint, refresh);
@@ -142,6 +154,7 @@ export class AuthService {
     await this.users.delete(userId);
     const after = await this.sessions.endAll(userId);
     this.events.sessionRevoked('account_deleted', before + after, { userId }, client);
+    await this.audit.forgetUser(userId);
     // The counters of the email under both the stored and the normalised spelling (they differ
     // only for accounts from before normalisation that could not be normalised).
     const emails = new Set([user.email, normaliseEmailOrNull(user.email) ?? user.email]);
@@ -174,7 +187,9 @@ export class AuthService {
     client?: ClientInfo,
   ): Promise<number> {
     await this.users.changePassword(userId, current, next);
-    return this.sessions.revokeOthers(userId, sessionId, 'password_change', client);
+    const count = await this.sessions.revokeOthers(userId, sessionId, 'password_change', client);
+    this.events.passwordChanged({ userId, sessionId, count }, client);
+    return count;
   }
 
   /**

@@ -1,3 +1,5 @@
+import { DisabledGeoLocator } from '../geoip/geo-locator';
+import { AuditTrail } from '../audit/audit-trail';
 import { createHmac } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import * as jwt from 'jsonwebtoken';
@@ -49,7 +51,13 @@ async function strategyOn(
 ) {
   const config = resolveModuleConfig({ jwtSecret: SECRET, ...options });
   const store = new InMemorySessionRepository(sessionPolicy(config), 100, clock);
-  const events = new SecurityEvents(new FingerprintAuthMetrics());
+  const metrics = new FingerprintAuthMetrics();
+  // The audit trail off: this spec is about the strategy, not the events it records.
+  const events = new SecurityEvents(
+    metrics,
+    new AuditTrail(null, clock, metrics, config),
+    new DisabledGeoLocator(),
+  );
   const database = openDatabase('sqlite::memory:');
   await migrateToLatest(database.db, database.kind);
   const userRepository = new KyselyUserRepository(database);

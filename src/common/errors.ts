@@ -11,7 +11,9 @@ export abstract class DomainError extends Error {
 
 /** Unknown email or wrong password; deliberately one error for both. */
 export class InvalidCredentialsError extends DomainError {
-  constructor() {
+  /** `accountId`: the existing account a wrong password was given for (the audit trail records
+   *  the attempt); never part of an answer. */
+  constructor(readonly accountId?: string) {
     super('Invalid email or password');
   }
 }
@@ -42,7 +44,7 @@ export class EmailTakenError extends DomainError {
 /** A store (session store, user database or rate-limit counters) failed or timed out; the request may be retried. */
 export class StoreUnavailableError extends DomainError {
   constructor(
-    readonly store: 'sessions' | 'users' | 'rate-limit',
+    readonly store: 'sessions' | 'users' | 'rate-limit' | 'audit',
     override readonly cause?: unknown,
   ) {
     super(`The ${store} store is unavailable`);

@@ -6,12 +6,12 @@ import { openDatabase, SqlDatabase } from './database';
 /** The module's SQL database (`databaseUrl`); null when no feature keeps data in it. */
 export const SQL_DATABASE = Symbol('SQL_DATABASE');
 
-/** Whether this configuration keeps anything in SQL: the built-in users, or the sessions. */
+/** Whether this configuration keeps anything in SQL: the built-in users, the sessions, the audit trail. */
 export function needsSqlDatabase(
   options: Pick<FingerprintAuthOptions, 'users'>,
-  config: Pick<FingerprintAuthConfig, 'sessionStore'>,
+  config: Pick<FingerprintAuthConfig, 'sessionStore' | 'auditTrail'>,
 ): boolean {
-  return options.users === undefined || config.sessionStore === 'sql';
+  return options.users === undefined || config.sessionStore === 'sql' || config.auditTrail;
 }
 
 /** Closes the module's database when the application shuts down (after the HTTP server has). */

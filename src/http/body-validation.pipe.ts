@@ -71,7 +71,8 @@ export class BodyValidationPipe extends ValidationPipe {
     ) {
       throw new BadRequestException('Request body must be a JSON object');
     }
-    const metatype = metadata.type === 'body' && this.dto ? this.dto : metadata.metatype;
+    const validated = metadata.type === 'body' || metadata.type === 'query';
+    const metatype = validated && this.dto ? this.dto : metadata.metatype;
     return super.transform(value, { ...metadata, metatype });
   }
 }

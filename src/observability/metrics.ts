@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Fingerprint Auth's Prometheus metrics, in a registry of their own (not prom-client's global
@@ -68,6 +68,30 @@ export class FingerprintAuthMetrics {
     name: 'fpa_cleanup_duration_seconds',
     help: 'Duration of cleanup job runs',
     buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+
+  readonly auditWritten = new Counter({
+    name: 'fpa_audit_events_written_total',
+    help: 'Audit events written to the database',
+    registers: [this.registry],
+  });
+
+  readonly auditDropped = new Counter({
+    name: 'fpa_audit_events_dropped_total',
+    help: 'Audit events dropped, oldest first, because the queue was full (the database did not take them)',
+    registers: [this.registry],
+  });
+
+  readonly auditWriteFailures = new Counter({
+    name: 'fpa_audit_write_failures_total',
+    help: 'Batches of audit events the database did not take (they stay queued and are retried)',
+    registers: [this.registry],
+  });
+
+  readonly auditQueued = new Gauge({
+    name: 'fpa_audit_events_queued',
+    help: 'Audit events waiting to be written',
     registers: [this.registry],
   });
 }

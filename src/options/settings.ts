@@ -235,6 +235,27 @@ export class FingerprintAuthSettings {
   @IsString()
   geoipDbPath?: string;
 
+  /**
+   * The audit trail: each account's security events kept in the database (`databaseUrl`) and
+   * shown to its user (`GET /account/events`); `false` keeps them in the log only.
+   */
+  @boolean()
+  @IsBoolean()
+  auditTrail = true;
+
+  /** How long audit events are kept (seconds, or `90d`); older ones are deleted by the cleanup job. */
+  @duration()
+  @IsInt()
+  @Min(3600)
+  auditRetention = 90 * 86400;
+
+  /** Audit events waiting to be written, at most; beyond it the oldest are dropped (and counted). */
+  @integer()
+  @IsInt()
+  @Min(100)
+  @Max(1_000_000)
+  auditQueueSize = 10_000;
+
   /** Alert thresholds for `GET /sessions/alerts`. */
   @integer()
   @IsInt()

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
+import { AuditTrail } from '../audit/audit-trail';
 import { FakeClock } from '../common/clock';
 import { ServiceConfig, validateEnv } from '../config';
 import { FingerprintAuthMetrics } from '../observability/metrics';
@@ -54,6 +55,7 @@ describe('SessionCleanupJob', () => {
       repository,
       metrics,
       configWith({ CLEANUP_BATCH_SIZE: String(BATCH) }),
+      new AuditTrail(null, clock, metrics, configWith({ CLEANUP_BATCH_SIZE: String(BATCH) })),
       new SchedulerRegistry(),
     );
   });
@@ -177,6 +179,7 @@ describe('SessionCleanupJob', () => {
       repository,
       metrics,
       configWith({ CLEANUP_CRON: '*/5 * * * * *' }),
+      new AuditTrail(null, clock, metrics, configWith({ CLEANUP_CRON: '*/5 * * * * *' })),
       registry,
     );
     scheduled.onApplicationBootstrap();
@@ -191,6 +194,7 @@ describe('SessionCleanupJob', () => {
       repository,
       metrics,
       configWith({ CLEANUP_CRON: '* * * * * *' }),
+      new AuditTrail(null, clock, metrics, configWith({ CLEANUP_CRON: '* * * * * *' })),
     );
     for (let i = 0; i < 5; i++) await repository.create(newSession(`alone-${i}`));
     clock.advance(31 * MINUTE);

@@ -8,6 +8,7 @@ import {
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { AuditTrail } from '../audit/audit-trail';
 import { classifyStoreFailure } from '../common/store-failure';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { FingerprintAuthMetrics } from '../observability/metrics';
@@ -32,6 +33,7 @@ export class SessionCleanupJob implements OnApplicationBootstrap, OnModuleDestro
     private readonly sessions: SessionRepository,
     private readonly metrics: FingerprintAuthMetrics,
     private readonly config: FingerprintAuthConfig,
+    private readonly audit: AuditTrail,
     @Optional() private readonly scheduler?: SchedulerRegistry,
   ) {}
 
@@ -77,10 +79,32 @@ export class SessionCleanupJob implements OnApplicationBootstrap, OnModuleDestro
     } catch (error) {
       this.logger.error({ event: 'session_cleanup_failed', ...classifyStoreFailure(error) });
     }
+    const auditRemoved = await this.sweepAudit(batchSize);
     const seconds = (performance.now() - started) / 1000;
     this.metrics.cleanupRemoved.inc(removed);
     this.metrics.cleanupDuration.observe(seconds);
-    this.logger.log({ event: 'session_cleanup', removed, durationMs: Math.round(seconds * 1000) });
+    this.logger.log({
+      event: 'session_cleanup',
+      removed,
+      ...(this.audit.enabled ? { auditEventsRemoved: auditRemoved } : {}),
+      durationMs: Math.round(seconds * 1000),
+    });
+    return removed;
+  }
+
+  /** Audit events past `auditRetention`, oldest first, in the same bounded batches. */
+  private async sweepAudit(batchSize: number): Promise<number> {
+    let removed = 0;
+    try {
+      for (;;) {
+        const result = await this.audit.sweep(this.config.auditRetention, batchSize);
+        removed += result.removed;
+        if (!result.more || this.stopping) break;
+        await yieldToEventLoop();
+      }
+    } catch (error) {
+      this.logger.error({ event: 'audit_cleanup_failed', ...classifyStoreFailure(error) });
+    }
     return removed;
   }
 }

@@ -88,7 +88,7 @@ export class SessionsController {
     @Req() request: HttpRequestLike,
     @Res({ passthrough: true }) response: unknown,
   ): Promise<void> {
-    await this.sessions.revoke(user.id, sessionId, 'user', clientOf(request));
+    await this.sessions.revoke(user.id, sessionId, 'user', clientOf(request), user.sessionId);
     if (sessionId === user.sessionId) this.cookies.clear(response);
   }
 }

@@ -52,7 +52,11 @@ export class SessionsService {
   /** Stores a new session under the per-user limit; evictions are logged and counted. */
   async start(input: NewSession): Promise<CreateSessionResult> {
     const result = await this.sessions.create(input);
-    this.events.sessionsEvicted(result.evicted.length, { userId: input.userId });
+    this.events.sessionsEvicted(
+      result.evicted.map((session) => session.id),
+      { userId: input.userId, bySessionId: input.id },
+      { ipAddress: input.ipAddress, userAgent: input.userAgent },
+    );
     return result;
   }
 
@@ -104,13 +108,14 @@ export class SessionsService {
     sessionId: string,
     reason: RevocationReason = 'user',
     client?: ClientInfo,
+    actorSessionId?: string,
   ): Promise<Session> {
     // Anything that is not shaped like a session id names no session: the same 404, no store call.
     const revoked = SESSION_ID_PATTERN.test(sessionId)
       ? await this.sessions.revoke(sessionId, userId)
       : null;
     if (!revoked) throw new SessionNotFoundError();
-    this.events.sessionRevoked(reason, 1, { userId, sessionId }, client);
+    this.events.sessionRevoked(reason, 1, { userId, sessionId, actorSessionId }, client);
     return revoked;
   }
 
@@ -127,7 +132,7 @@ export class SessionsService {
     client?: ClientInfo,
   ): Promise<number> {
     const count = await this.sessions.revokeAllForUser(userId, exceptSessionId);
-    this.events.sessionRevoked(reason, count, { userId }, client);
+    this.events.sessionRevoked(reason, count, { userId, actorSessionId: exceptSessionId }, client);
     return count;
   }
 

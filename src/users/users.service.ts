@@ -49,7 +49,7 @@ export class UsersService {
     const ok = user
       ? await this.hasher.verify(user.passwordHash, password)
       : await this.hasher.verifyDummy(password);
-    if (!user || !ok) throw new InvalidCredentialsError();
+    if (!user || !ok) throw new InvalidCredentialsError(user?.id);
     return user;
   }
 
