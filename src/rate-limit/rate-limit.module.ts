@@ -56,7 +56,8 @@ export class RateLimitModule {
         { provide: RATE_LIMITS, inject: [FingerprintAuthConfig], useFactory: rateLimitsFrom },
         RateLimiter,
       ],
-      exports: [RateLimiter],
+      // The store too: the session cleanup job sweeps its expired counters (SQL).
+      exports: [RateLimiter, RateLimitStore],
     };
   }
 }

@@ -11,13 +11,16 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { classifyStoreFailure } from '../common/store-failure';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { FingerprintAuthMetrics } from '../observability/metrics';
+import { RateLimitStore } from '../rate-limit/rate-limit.store';
 import { SessionRepository } from './session.repository';
 
 export const CLEANUP_JOB = 'session-cleanup';
 
 /**
- * Removes expired sessions on `cleanupCron`. Works in batches of `cleanupBatchSize` and yields
- * to the event loop between them, so a large sweep never stalls requests; runs never overlap.
+ * Removes expired sessions on `cleanupCron`, then the rate-limit counters whose window has ended
+ * when their store keeps them (SQL; memory and Redis counters expire by themselves). Works in
+ * batches of `cleanupBatchSize` and yields to the event loop between them, so a large sweep never
+ * stalls requests; runs never overlap.
  * The job is a `cron` job of its own; when the app has @nestjs/schedule's `ScheduleModule`, it is
  * also listed in its `SchedulerRegistry` (under `session-cleanup`), where operators find jobs.
  */
@@ -33,6 +36,7 @@ export class SessionCleanupJob implements OnApplicationBootstrap, OnModuleDestro
     private readonly metrics: FingerprintAuthMetrics,
     private readonly config: FingerprintAuthConfig,
     @Optional() private readonly scheduler?: SchedulerRegistry,
+    @Optional() private readonly rateLimits?: RateLimitStore,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -57,7 +61,10 @@ export class SessionCleanupJob implements OnApplicationBootstrap, OnModuleDestro
     await this.running;
   }
 
-  /** One sweep; when one is under way already, returns that one instead of starting another. */
+  /**
+   * One sweep; when one is under way already, returns that one instead of starting another.
+   * Resolves with the number of sessions removed.
+   */
   run(): Promise<number> {
     this.running ??= this.sweep().finally(() => (this.running = null));
     return this.running;
@@ -81,6 +88,26 @@ export class SessionCleanupJob implements OnApplicationBootstrap, OnModuleDestro
     this.metrics.cleanupRemoved.inc(removed);
     this.metrics.cleanupDuration.observe(seconds);
     this.logger.log({ event: 'session_cleanup', removed, durationMs: Math.round(seconds * 1000) });
+    await this.sweepRateLimits(batchSize);
     return removed;
+  }
+
+  private async sweepRateLimits(batchSize: number): Promise<void> {
+    const store = this.rateLimits;
+    if (store?.deleteExpired === undefined || this.stopping) return;
+    const started = performance.now();
+    let removed = 0;
+    try {
+      for (;;) {
+        const result = await store.deleteExpired(batchSize);
+        removed += result.removed;
+        if (!result.more || this.stopping) break;
+        await yieldToEventLoop();
+      }
+    } catch (error) {
+      this.logger.error({ event: 'rate_limit_cleanup_failed', ...classifyStoreFailure(error) });
+    }
+    const durationMs = Math.round(performance.now() - started);
+    this.logger.log({ event: 'rate_limit_cleanup', removed, durationMs });
   }
 }
