@@ -94,7 +94,8 @@ export class FingerprintAuthModule {
     const cookies = AuthCookiesModule.register(core);
     const users = UsersModule.register(core);
     const rateLimits = RateLimitModule.register(core);
-    const sessions = SessionsModule.register(core);
+    // The rate limits' module, for the cleanup job's sweep of expired counters.
+    const sessions = SessionsModule.register(core, [], [rateLimits]);
     const auth = AuthModule.register({ core, cookies, users, sessions, rateLimits });
     return {
       module: FingerprintAuthModule,

@@ -45,6 +45,7 @@ const CONTRACT: Array<[string, string, Statuses, Access]> = [
     { '204': [], ...BODY, ...GUARD, '403': ['CURRENT_PASSWORD_INCORRECT'], ...LIMITED },
     'guarded',
   ],
+  ['get', '/account/events', { '200': [], '400': [], ...GUARD }, 'guarded'],
   ['get', '/sessions', { '200': [], ...GUARD }, 'guarded'],
   ['delete', '/sessions/{sessionId}', { '204': [], ...BODY, ...GUARD, '404': [] }, 'guarded'],
   ['post', '/sessions/logout-all', { '200': [], ...BODY, ...GUARD }, 'guarded'],

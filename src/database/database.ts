@@ -14,6 +14,16 @@ import { createPrivateFile, ensurePrivateDirectory } from '../options/data-files
 export type DatabaseKind = 'sqlite' | 'postgres';
 
 /**
+ * The driver under `db`, for a library that speaks to it directly (rate-limiter-flexible's SQL
+ * limiters). PostgreSQL: the pool Kysely also draws from, with the same timeouts. SQLite: the one
+ * connection, which Kysely serialises behind a lock: use it only while holding that lock
+ * (`db.connection().execute(…)`), or it may run inside a transaction Kysely has open on it.
+ */
+export type SqlDriver =
+  | { readonly kind: 'postgres'; readonly pool: Pool }
+  | { readonly kind: 'sqlite'; readonly connection: BetterSqlite3.Database };
+
+/**
  * The SQL database `databaseUrl` names, shared by the features that keep data in it (the built-in
  * users, the SQL session store). Each feature types its own tables with `db.withTables<…>()` and
  * brings its own migrations (`runMigrations`).
@@ -22,6 +32,7 @@ export interface SqlDatabase {
   readonly kind: DatabaseKind;
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no tables known here
   readonly db: Kysely<{}>;
+  readonly driver: SqlDriver;
   /**
    * Resolves when `select 1` is answered within `timeoutMs`; rejects at the deadline otherwise,
    * abandoning the query and closing the connection it was waiting on.
@@ -82,6 +93,7 @@ export function sqliteDatabase(connection: BetterSqlite3.Database): SqlDatabase 
   return {
     kind: 'sqlite',
     db,
+    driver: { kind: 'sqlite', connection },
     // Embedded and synchronous: it answers at once or throws (closed file); nothing to wait for.
     ping: async () => {
       await sql`select 1`.execute(db);
@@ -108,6 +120,7 @@ function postgresDatabase(url: string, timeouts: PostgresTimeouts): SqlDatabase 
     db: new Kysely({
       dialect: new PostgresDialect({ pool: new DiscardingPool(pool) }),
     }),
+    driver: { kind: 'postgres', pool },
     ping: (timeoutMs) => pingPostgres(pool, timeoutMs),
   };
 }

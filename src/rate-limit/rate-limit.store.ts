@@ -15,10 +15,17 @@ export interface RateLimitDecision {
   readonly retryAfterSeconds: number;
 }
 
+/** One batch of a sweep of expired counters. */
+export interface RateLimitSweepResult {
+  readonly removed: number;
+  /** True when the batch limit stopped the sweep before every expired counter was removed. */
+  readonly more: boolean;
+}
+
 /**
  * Where attempts are counted. Fixed windows: a key is refused once its attempts in the current
  * window exceed the limit, until that window ends. Adapters: `InMemoryRateLimitStore` (one
- * process) and `RedisRateLimitStore` (shared by every instance).
+ * process), `RedisRateLimitStore` and `SqlRateLimitStore` (shared by every instance).
  */
 export abstract class RateLimitStore {
   /** Counts one attempt of `key` under `rule` and says whether it is allowed; throws
@@ -27,6 +34,12 @@ export abstract class RateLimitStore {
 
   /** Forgets every attempt of `key` under `rule`; a no-op when there are none. */
   abstract reset(rule: RateLimitRule, key: string): Promise<void>;
+
+  /**
+   * Removes up to `max` counters whose window has ended; only stores whose counters do not expire
+   * by themselves have it (SQL), and the session cleanup job calls it after its own sweep.
+   */
+  deleteExpired?(max: number): Promise<RateLimitSweepResult>;
 }
 
 /** The adapters' common part: one rate-limiter-flexible limiter per rule, made on first use. */
@@ -36,9 +49,14 @@ export abstract class FlexibleRateLimitStore extends RateLimitStore {
   /** A limiter counting `rule.limit` points per `rule.windowSeconds` under the rule's name. */
   protected abstract createLimiter(rule: RateLimitRule): RateLimiterAbstract;
 
+  /** Runs one call of a limiter; an adapter that must hold a lock on its driver first wraps it. */
+  protected call<T>(work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+
   async consume(rule: RateLimitRule, key: string): Promise<RateLimitDecision> {
     try {
-      await this.limiterFor(rule).consume(key);
+      await this.call(() => this.limiterFor(rule).consume(key));
       return { allowed: true, retryAfterSeconds: 0 };
     } catch (rejection) {
       // rate-limiter-flexible rejects with a RateLimiterRes when the limit is reached and with
@@ -55,7 +73,7 @@ export abstract class FlexibleRateLimitStore extends RateLimitStore {
 
   async reset(rule: RateLimitRule, key: string): Promise<void> {
     try {
-      await this.limiterFor(rule).delete(key);
+      await this.call(() => this.limiterFor(rule).delete(key));
     } catch (error) {
       throw new StoreUnavailableError('rate-limit', error);
     }

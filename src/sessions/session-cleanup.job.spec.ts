@@ -3,6 +3,11 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { AuditTrail } from '../audit/audit-trail';
 import { FakeClock } from '../common/clock';
 import { ServiceConfig, validateEnv } from '../config';
+import { openDatabase, SqlDatabase } from '../database/database';
+import { runMigrations } from '../database/migrations';
+import { InMemoryRateLimitStore } from '../rate-limit/in-memory-rate-limit.store';
+import { RATE_LIMIT_MIGRATIONS, rateLimitsDb } from '../rate-limit/sql-rate-limit.schema';
+import { SqlRateLimitStore } from '../rate-limit/sql-rate-limit.store';
 import { FingerprintAuthMetrics } from '../observability/metrics';
 import { InMemorySessionRepository } from './stores/memory/in-memory-session.repository';
 import { NewSession, SessionPolicy } from './session';
@@ -206,5 +211,131 @@ describe('SessionCleanupJob', () => {
     }
     expect((await repository.stats()).stored).toBe(0);
     await standalone.onModuleDestroy();
+  });
+
+  describe('with rate-limit counters in SQL', () => {
+    let database: SqlDatabase;
+    let counters: SqlRateLimitStore;
+    const login = { name: 'login:ip', limit: 2, windowSeconds: 900 };
+
+    beforeEach(async () => {
+      database = openDatabase('sqlite::memory:');
+      await runMigrations(database.db, database.kind, RATE_LIMIT_MIGRATIONS);
+      counters = new SqlRateLimitStore(database);
+    });
+
+    afterEach(() => database.db.destroy());
+
+    /** Counters as rate-limiter-flexible leaves them once their window has ended. */
+    async function expiredCounters(count: number): Promise<void> {
+      const ended = Date.now() - MINUTE;
+      await rateLimitsDb(database)
+        .insertInto('rate_limits')
+        .values(
+          Array.from({ length: count }, (_, i) => ({
+            key: `login:ip:expired-${i}`,
+            points: 5,
+            expire: ended,
+          })),
+        )
+        .execute();
+    }
+
+    const storedCounters = async () =>
+      (await rateLimitsDb(database).selectFrom('rate_limits').select('key').execute()).map(
+        (row) => row.key,
+      );
+
+    it('sweeps the expired counters after the sessions, in batches, and keeps the live ones', async () => {
+      await populate(3, 1);
+      await expiredCounters(2 * BATCH + 5);
+      await counters.consume(login, 'live');
+      const sweeps = jest.spyOn(counters, 'deleteExpired');
+      const lines: unknown[] = [];
+      Logger.overrideLogger({
+        log: (message: unknown) => lines.push(message),
+        error: () => undefined,
+        warn: () => undefined,
+      });
+      const withCounters = new SessionCleanupJob(
+        repository,
+        metrics,
+        configWith({ CLEANUP_BATCH_SIZE: String(BATCH) }),
+        new AuditTrail(null, clock, metrics, configWith({ CLEANUP_BATCH_SIZE: String(BATCH) })),
+        undefined,
+        counters,
+      );
+      try {
+        expect(await withCounters.run()).toBe(3);
+      } finally {
+        Logger.overrideLogger(false);
+        await withCounters.onModuleDestroy();
+      }
+      expect(await storedCounters()).toEqual(['login:ip:live']);
+      expect(sweeps.mock.calls.length).toBeGreaterThanOrEqual(3);
+      expect(sweeps.mock.calls.every(([max]) => max === BATCH)).toBe(true);
+      expect(lines).toContainEqual(
+        expect.objectContaining({ event: 'rate_limit_cleanup', removed: 2 * BATCH + 5 }),
+      );
+      // The sessions' metric counts sessions only.
+      expect(await metricValue(metrics, 'fpa_cleanup_removed_sessions_total')).toBe(3);
+      // The live counter still counts: its limit of 2 is reached on the second attempt after it.
+      expect((await counters.consume(login, 'live')).allowed).toBe(true);
+      expect((await counters.consume(login, 'live')).allowed).toBe(false);
+    });
+
+    it('logs a failed counter sweep and still reports the sessions it removed', async () => {
+      await populate(2, 0);
+      await database.db.destroy();
+      const errors: unknown[] = [];
+      Logger.overrideLogger({
+        log: () => undefined,
+        error: (message: unknown) => errors.push(message),
+        warn: () => undefined,
+      });
+      const withCounters = new SessionCleanupJob(
+        repository,
+        metrics,
+        configWith({}),
+        new AuditTrail(null, clock, metrics, configWith({})),
+        undefined,
+        counters,
+      );
+      try {
+        expect(await withCounters.run()).toBe(2);
+      } finally {
+        Logger.overrideLogger(false);
+        await withCounters.onModuleDestroy();
+      }
+      expect(errors).toContainEqual(
+        expect.objectContaining({ event: 'rate_limit_cleanup_failed' }),
+      );
+      database = openDatabase('sqlite::memory:'); // for afterEach
+    });
+
+    it('leaves stores whose counters expire by themselves alone (memory, Redis)', async () => {
+      const lines: unknown[] = [];
+      Logger.overrideLogger({
+        log: (message: unknown) => lines.push(message),
+        error: () => undefined,
+        warn: () => undefined,
+      });
+      const withMemoryCounters = new SessionCleanupJob(
+        repository,
+        metrics,
+        configWith({}),
+        new AuditTrail(null, clock, metrics, configWith({})),
+        undefined,
+        new InMemoryRateLimitStore(),
+      );
+      try {
+        await withMemoryCounters.run();
+      } finally {
+        Logger.overrideLogger(false);
+        await withMemoryCounters.onModuleDestroy();
+      }
+      expect(lines).toContainEqual(expect.objectContaining({ event: 'session_cleanup' }));
+      expect(lines).not.toContainEqual(expect.objectContaining({ event: 'rate_limit_cleanup' }));
+    });
   });
 });

@@ -12,13 +12,16 @@ import { AuditTrail } from '../audit/audit-trail';
 import { classifyStoreFailure } from '../common/store-failure';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { FingerprintAuthMetrics } from '../observability/metrics';
+import { RateLimitStore } from '../rate-limit/rate-limit.store';
 import { SessionRepository } from './session.repository';
 
 export const CLEANUP_JOB = 'session-cleanup';
 
 /**
- * Removes expired sessions on `cleanupCron`. Works in batches of `cleanupBatchSize` and yields
- * to the event loop between them, so a large sweep never stalls requests; runs never overlap.
+ * Removes expired sessions on `cleanupCron`, then the rate-limit counters whose window has ended
+ * when their store keeps them (SQL; memory and Redis counters expire by themselves). Works in
+ * batches of `cleanupBatchSize` and yields to the event loop between them, so a large sweep never
+ * stalls requests; runs never overlap.
  * The job is a `cron` job of its own; when the app has @nestjs/schedule's `ScheduleModule`, it is
  * also listed in its `SchedulerRegistry` (under `session-cleanup`), where operators find jobs.
  */
@@ -35,6 +38,7 @@ export class SessionCleanupJob implements OnApplicationBootstrap, OnModuleDestro
     private readonly config: FingerprintAuthConfig,
     private readonly audit: AuditTrail,
     @Optional() private readonly scheduler?: SchedulerRegistry,
+    @Optional() private readonly rateLimits?: RateLimitStore,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -59,7 +63,10 @@ export class SessionCleanupJob implements OnApplicationBootstrap, OnModuleDestro
     await this.running;
   }
 
-  /** One sweep; when one is under way already, returns that one instead of starting another. */
+  /**
+   * One sweep; when one is under way already, returns that one instead of starting another.
+   * Resolves with the number of sessions removed.
+   */
   run(): Promise<number> {
     this.running ??= this.sweep().finally(() => (this.running = null));
     return this.running;
@@ -68,42 +75,58 @@ export class SessionCleanupJob implements OnApplicationBootstrap, OnModuleDestro
   private async sweep(): Promise<number> {
     const batchSize = this.config.cleanupBatchSize;
     const started = performance.now();
-    let removed = 0;
-    try {
-      for (;;) {
-        const result = await this.sessions.deleteExpired(batchSize);
-        removed += result.removed;
-        if (!result.more || this.stopping) break;
-        await yieldToEventLoop();
-      }
-    } catch (error) {
-      this.logger.error({ event: 'session_cleanup_failed', ...classifyStoreFailure(error) });
-    }
-    const auditRemoved = await this.sweepAudit(batchSize);
+    const removed = await this.inBatches('session_cleanup_failed', () =>
+      this.sessions.deleteExpired(batchSize),
+    );
     const seconds = (performance.now() - started) / 1000;
     this.metrics.cleanupRemoved.inc(removed);
     this.metrics.cleanupDuration.observe(seconds);
-    this.logger.log({
-      event: 'session_cleanup',
-      removed,
-      ...(this.audit.enabled ? { auditEventsRemoved: auditRemoved } : {}),
-      durationMs: Math.round(seconds * 1000),
-    });
+    this.logger.log({ event: 'session_cleanup', removed, durationMs: Math.round(seconds * 1000) });
+    if (this.audit.enabled && !this.stopping) {
+      const auditStarted = performance.now();
+      const auditRemoved = await this.inBatches('audit_cleanup_failed', () =>
+        this.audit.sweep(this.config.auditRetention, batchSize),
+      );
+      this.logger.log({
+        event: 'audit_cleanup',
+        removed: auditRemoved,
+        durationMs: Math.round(performance.now() - auditStarted),
+      });
+    }
+    const rateLimits = this.rateLimits;
+    if (rateLimits?.deleteExpired !== undefined && !this.stopping) {
+      const limitsStarted = performance.now();
+      const limitsRemoved = await this.inBatches('rate_limit_cleanup_failed', () =>
+        (rateLimits.deleteExpired as NonNullable<RateLimitStore['deleteExpired']>)(batchSize),
+      );
+      this.logger.log({
+        event: 'rate_limit_cleanup',
+        removed: limitsRemoved,
+        durationMs: Math.round(performance.now() - limitsStarted),
+      });
+    }
     return removed;
   }
 
-  /** Audit events past `auditRetention`, oldest first, in the same bounded batches. */
-  private async sweepAudit(batchSize: number): Promise<number> {
+  /**
+   * Calls `batch` until it has nothing more (or the app is stopping), yielding to the event loop
+   * between batches; a failure is logged as `failedEvent` and ends this part of the run.
+   * Returns how many were removed.
+   */
+  private async inBatches(
+    failedEvent: string,
+    batch: () => Promise<{ removed: number; more: boolean }>,
+  ): Promise<number> {
     let removed = 0;
     try {
       for (;;) {
-        const result = await this.audit.sweep(this.config.auditRetention, batchSize);
+        const result = await batch();
         removed += result.removed;
         if (!result.more || this.stopping) break;
         await yieldToEventLoop();
       }
     } catch (error) {
-      this.logger.error({ event: 'audit_cleanup_failed', ...classifyStoreFailure(error) });
+      this.logger.error({ event: failedEvent, ...classifyStoreFailure(error) });
     }
     return removed;
   }

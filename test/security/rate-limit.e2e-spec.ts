@@ -10,7 +10,11 @@ import { AppModule } from '../../src/app.module';
 import { configureApp, fastifyAdapter } from '../../src/http/bootstrap';
 import { FakeClock } from '../../src/common/clock';
 import { openApiDocument } from '../../src/http/openapi';
+import { SqlDatabase } from '../../src/database/database';
+import { SQL_DATABASE } from '../../src/database/database-connection';
 import { REDIS_CLIENT } from '../../src/redis/redis-connection';
+import { rateLimitsDb } from '../../src/rate-limit/sql-rate-limit.schema';
+import { SessionCleanupJob } from '../../src/sessions/session-cleanup.job';
 import { InMemorySessionRepository } from '../../src/sessions/stores/memory/in-memory-session.repository';
 import { SessionRepository } from '../../src/sessions/session.repository';
 import { sessionPolicy } from '../../src/sessions/sessions.module';
@@ -19,7 +23,8 @@ import { signedInClient, TestClient } from '../support/client';
 import { checkResponsesAgainst } from '../support/documented-responses';
 import { deleteKeysWithPrefix, keysWithPrefix } from '../support/redis';
 import { describeWithRedisServer, RedisServer, startRedisServer } from '../support/redis-servers';
-import { describeWithRedis } from '../support/services';
+import { ThrowawayDatabases } from '../support/postgres';
+import { describeWithPostgres, describeWithRedis } from '../support/services';
 
 const PASSWORD = 'correct horse battery staple';
 const TOO_MANY = {
@@ -451,6 +456,75 @@ describeWithRedis('rate limits (e2e, Redis counters)', (url) => {
     expect((await login(first, email, 'wrong 3')).statusCode).toBe(401);
     expect((await login(first, email, 'wrong 4')).statusCode).toBe(401);
     expect((await login(second, email, PASSWORD)).statusCode).toBe(200);
+  });
+});
+
+describeWithPostgres('rate limits (e2e, SQL counters)', (serverUrl) => {
+  const databases = new ThrowawayDatabases(serverUrl, 'fpa_rl');
+  let first: TestApp;
+  let second: TestApp;
+
+  beforeAll(async () => {
+    // Two instances of one deployment on one PostgreSQL database: users, sessions and counters.
+    // Passport keeps one JWT strategy per process (the last app's): public routes only.
+    const { url } = await databases.create();
+    const env = {
+      SESSION_STORE: 'sql',
+      DATABASE_URL: url,
+      TRUST_PROXY: 'true',
+      RATE_LIMIT_LOGIN_PER_ACCOUNT: '3',
+    };
+    first = await startApp(env);
+    second = await startApp(env);
+  });
+
+  afterAll(async () => {
+    await first?.close();
+    await second?.close();
+    await databases.dropAll();
+  });
+
+  const counters = (target: TestApp) =>
+    rateLimitsDb(target.app.get<SqlDatabase>(SQL_DATABASE)).selectFrom('rate_limits');
+
+  it('shares counters between instances, keyed by rule without the email', async () => {
+    const email = uniqueEmail();
+    expect((await register(first, email)).statusCode).toBe(201);
+    expect((await register(second, email)).statusCode).toBe(409);
+    expect((await login(first, email, 'wrong 1', '203.0.113.1')).statusCode).toBe(401);
+    expect((await login(second, email, 'wrong 2', '203.0.113.2')).statusCode).toBe(401);
+    expect((await login(first, email, 'wrong 3', '203.0.113.3')).statusCode).toBe(401);
+    expectTooMany(await login(second, email, PASSWORD, '203.0.113.4'));
+    expectTooMany(await login(first, email, PASSWORD, '203.0.113.5'));
+
+    const keys = (await counters(first).select('key').execute()).map((row) => row.key);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.every((key) => /^(login|register):(ip|account):[\w-]{43}$/.test(key))).toBe(true);
+    expect(keys.join('\n')).not.toContain(email);
+  });
+
+  it('a success on one instance clears the account on the other', async () => {
+    const email = uniqueEmail();
+    expect((await register(first, email)).statusCode).toBe(201);
+    expect((await login(first, email, 'wrong 1')).statusCode).toBe(401);
+    expect((await login(first, email, 'wrong 2')).statusCode).toBe(401);
+    expect((await login(second, email, PASSWORD)).statusCode).toBe(200);
+    expect((await login(first, email, 'wrong 3')).statusCode).toBe(401);
+    expect((await login(first, email, 'wrong 4')).statusCode).toBe(401);
+    expect((await login(second, email, PASSWORD)).statusCode).toBe(200);
+  });
+
+  it('the session cleanup job sweeps counters whose window has ended, and only those', async () => {
+    const db = rateLimitsDb(first.app.get<SqlDatabase>(SQL_DATABASE));
+    await db
+      .insertInto('rate_limits')
+      .values({ key: 'login:ip:ended', points: 7, expire: Date.now() - 1000 })
+      .execute();
+    const live = (await counters(first).select('key').execute()).map((row) => row.key);
+    await second.app.get(SessionCleanupJob).run();
+    const left = (await counters(first).select('key').execute()).map((row) => row.key);
+    expect(left).not.toContain('login:ip:ended');
+    expect(left.sort()).toEqual(live.filter((key) => key !== 'login:ip:ended').sort());
   });
 });
 
