@@ -2,6 +2,9 @@ import type { KeyObject } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import passport from 'passport';
+// Its types by a namespace import: the published declarations then compile in a host without
+// esModuleInterop, where a default import of passport does not.
+import type * as Passport from 'passport';
 import { Strategy, StrategyOptionsWithRequest } from 'passport-jwt';
 import { clientOf, HttpRequestLike } from '../http/client';
 import { requestCookie } from '../http/cookies';
@@ -170,7 +173,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'fingerprint-auth') 
   }
 
   /** Where PassportStrategy registers the strategy: a throwaway authenticator, not passport's global one. */
-  getPassportInstance(): passport.Authenticator {
+  getPassportInstance(): Passport.Authenticator {
     return new passport.Passport();
   }
 

@@ -14,9 +14,9 @@ export interface ClientInfo {
 /** What `clientOf` reads of a request: Express's and Fastify's requests both have it. */
 export interface HttpRequestLike {
   readonly headers: IncomingHttpHeaders;
-  readonly ip?: string;
+  readonly ip?: string | undefined;
   readonly id?: unknown;
-  readonly socket?: { readonly remoteAddress?: string };
+  readonly socket?: { readonly remoteAddress?: string | undefined } | undefined;
 }
 
 /** Who is asking, from a request of any HTTP adapter. */

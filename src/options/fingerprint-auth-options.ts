@@ -13,9 +13,13 @@ export type SettingInput<T> = T extends number
     ? readonly string[] | string
     : T;
 
-/** Every setting of `FingerprintAuthSettings`, each optional, with its documented default. */
+/**
+ * Every setting of `FingerprintAuthSettings`, each optional, with its documented default.
+ * `undefined` is unset (`jwtSecret: process.env.JWT_SECRET`), also under
+ * `exactOptionalPropertyTypes`.
+ */
 export type FingerprintAuthSettingsInput = {
-  [K in keyof FingerprintAuthSettings]?: SettingInput<FingerprintAuthSettings[K]>;
+  [K in keyof FingerprintAuthSettings]?: SettingInput<FingerprintAuthSettings[K]> | undefined;
 };
 
 /**
@@ -28,23 +32,23 @@ export interface FingerprintAuthOptions extends FingerprintAuthSettingsInput {
    * Your own users (your database, your ORM): an implementation of the `UserRepository` port.
    * Unset: the built-in SQLite/PostgreSQL repository on `databaseUrl`.
    */
-  users?: UserRepository;
+  users?: UserRepository | undefined;
   /** The time source sessions and keys are judged by; a `FakeClock` in tests. */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Your own locator of client addresses; unset: the one `geoip` and `geoipDbPath` choose. */
-  geoLocator?: GeoLocator;
+  geoLocator?: GeoLocator | undefined;
 }
 
 /** Which of the library's routes are mounted (all by default). */
 export interface FingerprintAuthRoutes {
   /** `POST /auth/register`. Off when your app creates users itself (see `UsersService.register`). */
-  register?: boolean;
+  register?: boolean | undefined;
   /** `POST /auth/password` (change the password, ending every other session). */
-  password?: boolean;
+  password?: boolean | undefined;
   /** `DELETE /account` (delete the account with every session). */
-  account?: boolean;
+  account?: boolean | undefined;
   /** `GET /sessions`, `DELETE /sessions/:id`, `POST /sessions/logout-all`, `GET /sessions/alerts`. */
-  sessions?: boolean;
+  sessions?: boolean | undefined;
 }
 
 /**
@@ -53,13 +57,13 @@ export interface FingerprintAuthRoutes {
  */
 export interface FingerprintAuthModuleDefinition {
   /** Make the module's exports (the guard and its services) visible to every module. Default true. */
-  isGlobal?: boolean;
+  isGlobal?: boolean | undefined;
   /**
    * Guard every route of the app (`@Public()` opts a route out). Default false: guard the routes
    * you choose with `@UseGuards(FingerprintAuthGuard)`.
    */
-  globalGuard?: boolean;
+  globalGuard?: boolean | undefined;
   /** A path the library's routes mount under, e.g. `'api'` for `/api/auth/login`. Default none. */
-  routePrefix?: string;
-  routes?: FingerprintAuthRoutes;
+  routePrefix?: string | undefined;
+  routes?: FingerprintAuthRoutes | undefined;
 }

@@ -198,7 +198,7 @@ export class FingerprintAuthSettings {
   @IsOptional()
   @trimmed()
   @IsString()
-  sessionSnapshotPath?: string;
+  sessionSnapshotPath?: string | undefined;
 
   /** Also write the snapshot this often (seconds; 0 = only on shutdown): a crash loses at most this. */
   @duration()
