@@ -41,6 +41,7 @@ export interface GuardResult {
     guardedVsUnguarded: number;
     guardedVsBaselineA: number;
     redisVsMemory: number | null;
+    auditOnVsOff: number;
     sqliteVsMemory: number | null;
     postgresVsMemory: number | null;
   };
@@ -69,8 +70,9 @@ const QUICK_LATENCY_TARGETS = ['public', 'guarded', 'baseline-a', 'guarded-redis
 export async function guardThroughput(context: BenchContext): Promise<GuardResult> {
   const { settings } = context;
   context.log('part 1: starting servers');
-  const [app, baselineA, fastify, http, redis, sql] = await Promise.all([
+  const [app, auditOff, baselineA, fastify, http, redis, sql] = await Promise.all([
     startBenchApp(context, 'app (memory)'),
+    startBenchApp(context, 'app (memory, audit trail off)', { AUDIT_TRAIL: 'off' }),
     startChild('baseline A', 'baseline-passport', { secret: context.secret }),
     startChild('fastify', 'baseline-fastify', { body: UNGUARDED_BODY }),
     startChild('node:http', 'baseline-http', { body: UNGUARDED_BODY }),
@@ -80,6 +82,7 @@ export async function guardThroughput(context: BenchContext): Promise<GuardResul
   const stores = { redis, sqlite: sql.sqlite, postgres: sql.postgres };
   const children: BenchChild[] = [
     app,
+    auditOff,
     baselineA,
     fastify,
     http,
@@ -87,6 +90,15 @@ export async function guardThroughput(context: BenchContext): Promise<GuardResul
   ];
   try {
     const targets = await buildTargets(context, app, baselineA, fastify, http, stores);
+    const offUser = await signIn(auditOff.url, 'bench-audit-off@example.com');
+    targets.splice(targets.findIndex((t) => t.id === 'guarded') + 1, 0, {
+      id: 'guarded-audit-off',
+      label: 'guarded route, memory store, audit trail off',
+      url: auditOff.url,
+      path: '/bench/me',
+      headers: offUser.headers,
+      body: JSON.stringify({ id: offUser.userId, sessionId: offUser.sessionId }),
+    });
     await checkGuardsReject(targets);
 
     context.log(`part 1: warm-up (${warmupText(settings)} per target)`);
@@ -152,6 +164,7 @@ export async function guardThroughput(context: BenchContext): Promise<GuardResul
       guardedVsUnguarded: peak('guarded') / peak('public'),
       guardedVsBaselineA: peak('guarded') / peak('baseline-a'),
       redisVsMemory: redis.available ? peak('guarded-redis') / peak('guarded') : null,
+      auditOnVsOff: peak('guarded') / peak('guarded-audit-off'),
       sqliteVsMemory: sql.sqlite.available ? peak('guarded-sqlite') / peak('guarded') : null,
       postgresVsMemory: sql.postgres.available ? peak('guarded-postgres') / peak('guarded') : null,
     };
@@ -360,6 +373,11 @@ function render(
             ? 'not available in this build'
             : formatPercent(ratios.redisVsMemory),
           ratios.redisVsMemory === null ? 'not measured' : verdict(ratios.redisVsMemory >= 0.6),
+        ],
+        [
+          'guarded with the audit trail on ≥ 95% of off (it writes nothing per request)',
+          formatPercent(ratios.auditOnVsOff),
+          verdict(ratios.auditOnVsOff >= 0.95),
         ],
         [
           'SQL on PostgreSQL ≥ 35% of memory mode',

@@ -92,6 +92,11 @@ async function main(): Promise<void> {
             : ratio(result.ratios.redisVsMemory, 0.6, 'percent')),
         },
         {
+          what: 'guarded throughput, audit trail on vs off',
+          target: '≥ 95%',
+          ...ratio(result.ratios.auditOnVsOff, 0.95, 'percent'),
+        },
+        {
           what: 'SQL (PostgreSQL) mode vs memory mode throughput',
           target: '≥ 35%',
           ...(result.ratios.postgresVsMemory === null
@@ -138,7 +143,15 @@ async function main(): Promise<void> {
     }
     if (wanted('storm')) {
       const result = await loginStorm(context);
-      sections.push(result.markdown);
+      const off = await loginStorm(context, { audit: false });
+      sections.push(result.markdown, off.markdown);
+      const stormMs = (r: typeof result) => median(r.rounds.map((round) => round.stormMs));
+      summary.push({
+        what: `${result.logins}-login storm, audit trail on vs off (storm duration)`,
+        target: 'no worse than off (±10%)',
+        measured: `${formatMs(stormMs(result))} vs ${formatMs(stormMs(off))} ms`,
+        result: stormMs(result) <= stormMs(off) * 1.1 ? '**met**' : '**missed**',
+      });
       summary.push({
         what: `guarded p99 during ${result.logins} concurrent logins`,
         target: `≤ ${STORM_TARGET_RATIO}x quiet`,
@@ -206,6 +219,8 @@ async function main(): Promise<void> {
     context.log(`wrote ${output}`);
   }
 }
+
+const formatMs = (ms: number): string => ms.toFixed(0);
 
 function ratio(value: number, goal: number, style: 'percent' | 'times') {
   const measured = style === 'percent' ? `${(value * 100).toFixed(0)}%` : `${value.toFixed(1)}x`;
