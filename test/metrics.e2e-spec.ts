@@ -1,29 +1,9 @@
 import { startApp, TestApp } from './support/app';
 import { signedInClient, TestClient } from './support/client';
+import { sample } from './support/metrics';
 
 const PASSWORD = 'correct horse battery staple';
 const uniqueEmail = () => `m-${Math.random().toString(36).slice(2)}@example.com`;
-
-/** The value of one sample in Prometheus text; labels must match exactly (order-insensitive). */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found: Record<string, string> = {};
-    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) {
-      found[pair[1]] = pair[2];
-    }
-    const wanted = Object.entries(labels);
-    if (
-      wanted.length === Object.keys(found).length &&
-      wanted.every(([key, value]) => found[key] === value)
-    ) {
-      return Number(match[3]);
-    }
-  }
-  return 0;
-}
 
 describe('metrics (e2e)', () => {
   let target: TestApp;

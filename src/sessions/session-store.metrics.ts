@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Gauge } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { FingerprintAuthMetrics } from '../observability/metrics';
 import { SessionRepository, SessionStoreStats } from './session.repository';
 
@@ -27,6 +27,30 @@ export function sessionStoreFigures(stats: SessionStoreStats): SessionStoreFigur
 }
 
 /**
+ * A gauge read from the store on scrape, left out of the scrape (no sample) while its figure is
+ * unknown rather than reported as 0: prom-client's `reset()` puts an unlabelled gauge back at 0,
+ * so "unknown" (capacity on Redis, live sessions in SQL) has to be dropped from what it answers.
+ */
+class FigureGauge extends Gauge {
+  constructor(
+    name: string,
+    help: string,
+    registry: Registry,
+    private readonly read: () => Promise<number | null | undefined>,
+  ) {
+    super({ name, help, registers: [registry] });
+  }
+
+  override async get(): ReturnType<Gauge['get']> {
+    const value = await this.read();
+    if (known(value)) this.set(value);
+    else this.reset();
+    const metric = await super.get();
+    return known(value) ? metric : { ...metric, values: [] };
+  }
+}
+
+/**
  * Session-store gauges, read from the store's `stats()` when Prometheus scrapes (nothing is
  * counted on the request path). Owned by SessionsModule, like the store's readiness indicator.
  */
@@ -39,20 +63,8 @@ export class SessionStoreMetrics {
     private readonly sessions: SessionRepository,
     metrics: FingerprintAuthMetrics,
   ) {
-    const figure = (name: string, help: string, key: keyof SessionStoreFigures) => {
-      const read = () => this.figures();
-      new Gauge({
-        name,
-        help,
-        registers: [metrics.registry],
-        async collect() {
-          const value = (await read())?.[key];
-          // An unknown figure is left out of the scrape rather than reported as 0.
-          if (known(value)) this.set(value);
-          else this.reset();
-        },
-      });
-    };
+    const figure = (name: string, help: string, key: keyof SessionStoreFigures) =>
+      new FigureGauge(name, help, metrics.registry, async () => (await this.figures())?.[key]);
     figure('fpa_sessions_live', 'Live sessions in the session store', 'live');
     figure(
       'fpa_sessions_expired_unswept',
