@@ -17,6 +17,26 @@ import {
 import { sessionsDb, SessionsSchema, SessionsTable } from './sql-session.schema';
 
 type Row = Selectable<SessionsTable>;
+
+/** Every column of the table, in its order. */
+const SESSION_COLUMNS = [
+  'id',
+  'user_id',
+  'fingerprint_hash',
+  'refresh_hash',
+  'previous_refresh_hash',
+  'refresh_rotated_at',
+  'ip_address',
+  'user_agent',
+  'location',
+  'login_ip_address',
+  'login_user_agent',
+  'created_at',
+  'last_activity',
+  'idle_expires_at',
+  'absolute_expires_at',
+  'expires_at',
+] as const satisfies readonly (keyof SessionsTable)[];
 type Db = Kysely<SessionsSchema>;
 
 /** Sessions read per query while exporting. */
@@ -45,6 +65,8 @@ export class SqlSessionRepository extends SessionRepository {
   private readonly kind: DatabaseKind;
   /** The guard's query, compiled once: only its parameters change per request. */
   private readonly findLiveQuery: CompiledQuery<Row>;
+  /** The same query on PostgreSQL, as a named prepared statement (see `findById`). */
+  private readonly findLivePrepared: (id: string, now: number) => Promise<Row[]>;
 
   constructor(
     private readonly database: SqlDatabase,
@@ -54,12 +76,29 @@ export class SqlSessionRepository extends SessionRepository {
     super();
     this.db = sessionsDb(database);
     this.kind = database.kind;
+    // Every column named (not `*`): a prepared statement whose result columns changed (a later
+    // migration adding one) would fail on connections that prepared it before.
     this.findLiveQuery = this.db
       .selectFrom('sessions')
-      .selectAll()
+      .select(SESSION_COLUMNS)
       .where('id', '=', '')
       .where('expires_at', '>', 0)
-      .compile();
+      .compile() as CompiledQuery<Row>;
+    const { driver } = database;
+    const text = this.findLiveQuery.sql;
+    this.findLivePrepared =
+      driver.kind === 'postgres'
+        ? async (id, now) =>
+            (
+              await driver.pool.query<Row>({
+                name: 'fpa_find_live_session',
+                text,
+                values: [id, now],
+              })
+            ).rows
+        : async (id, now) =>
+            (await this.db.executeQuery<Row>({ ...this.findLiveQuery, parameters: [id, now] }))
+              .rows;
   }
 
   async create(input: NewSession): Promise<CreateSessionResult> {
@@ -113,10 +152,14 @@ export class SqlSessionRepository extends SessionRepository {
     });
   }
 
+  /**
+   * The guard's one query. On PostgreSQL it goes to the pool as a named prepared statement: each
+   * connection parses and plans it once, then only binds and runs it (less work for the server
+   * on every request). The pool's timeouts apply; a connection whose query failed is closed
+   * (pg's pool discards it), as Kysely's path does.
+   */
   async findById(id: string): Promise<Session | null> {
-    const { rows } = await this.guard(() =>
-      this.db.executeQuery<Row>({ ...this.findLiveQuery, parameters: [id, this.now()] }),
-    );
+    const rows = await this.guard(() => this.findLivePrepared(id, this.now()));
     return rows.length === 0 ? null : toSession(rows[0]);
   }
 
