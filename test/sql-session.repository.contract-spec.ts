@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,13 +6,15 @@ import { FakeClock } from '../src/common/clock';
 import { StoreUnavailableError } from '../src/common/errors';
 import { openDatabase, SqlDatabase } from '../src/database/database';
 import { runMigrations } from '../src/database/migrations';
-import { NewSession, Session, SessionPolicy } from '../src/sessions/session';
+import { Session, SessionPolicy } from '../src/sessions/session';
 import { SessionLimitReachedError } from '../src/sessions/session.errors';
-import { newSessionId } from '../src/sessions/session-id';
 import { SqlSessionRepository } from '../src/sessions/stores/sql/sql-session.repository';
 import { SESSION_MIGRATIONS } from '../src/sessions/stores/sql/sql-session.schema';
 import {
   CONTRACT_POLICY,
+  hash,
+  newSession,
+  newUserId,
   sessionRepositoryContract,
 } from './contracts/session-repository.contract';
 import { databaseUrl, serverAddress, ThrowawayDatabases } from './support/postgres';
@@ -71,19 +72,6 @@ describeWithPostgres('SqlSessionRepository on PostgreSQL', (serverUrl) => {
     }),
     { boundedCapacity: false },
   );
-});
-
-/** A 43-character base64url string, like a SHA-256 hash. */
-const hash = (): string => randomBytes(32).toString('base64url');
-const newUserId = (): string => `user-${randomBytes(8).toString('hex')}`;
-const newSession = (userId: string): NewSession => ({
-  id: newSessionId(userId),
-  userId,
-  fingerprintHash: hash(),
-  refreshHash: hash(),
-  ipAddress: '203.0.113.7',
-  userAgent: 'Mozilla/5.0',
-  location: null,
 });
 
 /**

@@ -1,10 +1,9 @@
 import 'reflect-metadata';
 import { SystemClock } from '../common/clock';
-import { validateEnv } from '../config';
 import { isLive, Session, toSeconds } from '../sessions/session';
 import { SnapshotWriteResult, writeSnapshot } from '../sessions/session-snapshot';
 import { SessionRepository } from '../sessions/session.repository';
-import { openSharedStore, runCommand } from './session-store';
+import { runStoreCommand } from './session-store';
 
 const COMMAND = 'sessions:export';
 
@@ -31,27 +30,14 @@ export async function exportSnapshot(
   return writeSnapshot(path, live(), { createdAt: new Date(clock.now()) });
 }
 
-async function main(argv: string[]): Promise<number> {
-  const path = argv[0];
-  if (!path || path === '--help' || path === '-h') {
-    console.error(USAGE);
-    return path ? 0 : 2;
-  }
-  const config = validateEnv(process.env);
-  if (config.sessionStore === 'memory') {
-    console.error(
-      `${COMMAND}: SESSION_STORE=memory keeps sessions in the service process, which writes them to its snapshot (SESSION_SNAPSHOT_PATH) itself: set SESSION_STORE (and its connection) to the store to export from`,
-    );
-    return 2;
-  }
-  const { store, close } = await openSharedStore(config, COMMAND);
-  try {
-    const { count, bytes } = await exportSnapshot(store, path);
-    console.error(`${COMMAND}: ${count} sessions written to ${path} (${bytes} bytes)`);
-    return 0;
-  } finally {
-    await close();
-  }
+if (require.main === module) {
+  runStoreCommand(
+    COMMAND,
+    USAGE,
+    'SESSION_STORE=memory keeps sessions in the service process, which writes them to its snapshot (SESSION_SNAPSHOT_PATH) itself: set SESSION_STORE (and its connection) to the store to export from',
+    async (path, store) => {
+      const { count, bytes } = await exportSnapshot(store, path);
+      return `${count} sessions written to ${path} (${bytes} bytes)`;
+    },
+  );
 }
-
-if (require.main === module) runCommand(COMMAND, main);

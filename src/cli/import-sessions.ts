@@ -1,8 +1,7 @@
 import 'reflect-metadata';
-import { validateEnv } from '../config';
 import { readSnapshot } from '../sessions/session-snapshot';
 import { ImportOutcome, SessionRepository } from '../sessions/session.repository';
-import { openSharedStore, runCommand } from './session-store';
+import { runStoreCommand } from './session-store';
 
 const COMMAND = 'sessions:import';
 
@@ -40,30 +39,17 @@ export async function importSnapshot(
   return counts;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const path = argv[0];
-  if (!path || path === '--help' || path === '-h') {
-    console.error(USAGE);
-    return path ? 0 : 2;
-  }
-  const config = validateEnv(process.env);
-  if (config.sessionStore === 'memory') {
-    console.error(
-      `${COMMAND}: SESSION_STORE=memory keeps sessions in the service process: set SESSION_STORE (and its connection) to the store to load the snapshot into`,
-    );
-    return 2;
-  }
-  const { store, close } = await openSharedStore(config, COMMAND);
-  try {
-    const counts = await importSnapshot(path, store);
-    console.error(
-      `${COMMAND}: ${counts.imported} imported, ${counts.exists} already present, ` +
-        `${counts.expired} expired, ${counts.foreign} with an id not made for its user (skipped)`,
-    );
-    return 0;
-  } finally {
-    await close();
-  }
+if (require.main === module) {
+  runStoreCommand(
+    COMMAND,
+    USAGE,
+    'SESSION_STORE=memory keeps sessions in the service process: set SESSION_STORE (and its connection) to the store to load the snapshot into',
+    async (path, store) => {
+      const counts = await importSnapshot(path, store);
+      return (
+        `${counts.imported} imported, ${counts.exists} already present, ` +
+        `${counts.expired} expired, ${counts.foreign} with an id not made for its user (skipped)`
+      );
+    },
+  );
 }
-
-if (require.main === module) runCommand(COMMAND, main);

@@ -1,5 +1,5 @@
 import { SystemClock } from '../common/clock';
-import { InvalidConfigError, ServiceConfig } from '../config';
+import { InvalidConfigError, ServiceConfig, validateEnv } from '../config';
 import { openDatabase, SqlDatabase } from '../database/database';
 import { createRedisClient, RedisClient, waitUntilReady } from '../redis/redis-client';
 import { SessionRepository } from '../sessions/session.repository';
@@ -54,6 +54,38 @@ export async function openSharedStore(
     await database?.db.destroy();
     throw error;
   }
+}
+
+/**
+ * A command over a snapshot file and the shared store the environment names: usage on no argument
+ * (exit 2) or `--help`, exit 2 with `memoryMessage` under SESSION_STORE=memory, else `work`'s
+ * summary on stderr and exit 0; the connection is closed either way.
+ */
+export function runStoreCommand(
+  command: string,
+  usage: string,
+  memoryMessage: string,
+  work: (path: string, store: SessionRepository) => Promise<string>,
+): void {
+  runCommand(command, async (argv) => {
+    const path = argv[0];
+    if (!path || path === '--help' || path === '-h') {
+      console.error(usage);
+      return path ? 0 : 2;
+    }
+    const config = validateEnv(process.env);
+    if (config.sessionStore === 'memory') {
+      console.error(`${command}: ${memoryMessage}`);
+      return 2;
+    }
+    const { store, close } = await openSharedStore(config, command);
+    try {
+      console.error(`${command}: ${await work(path, store)}`);
+      return 0;
+    } finally {
+      await close();
+    }
+  });
 }
 
 /** Runs a command's `main` and exits with its code; errors print without a stack. */

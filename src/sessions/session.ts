@@ -51,6 +51,32 @@ export interface SessionPolicy {
 
 export const toSeconds = (ms: number): number => Math.floor(ms / 1000);
 
+/** The session a login stores at `now` (seconds) under `policy`: fresh times, nothing rotated yet. */
+export function startedSession(
+  input: NewSession,
+  now: number,
+  policy: Pick<SessionPolicy, 'idleTtl' | 'absoluteTtl'>,
+): Session {
+  const absoluteExpiresAt = now + policy.absoluteTtl;
+  return {
+    id: input.id,
+    userId: input.userId,
+    fingerprintHash: input.fingerprintHash,
+    refreshHash: input.refreshHash,
+    previousRefreshHash: null,
+    refreshRotatedAt: 0,
+    ipAddress: input.ipAddress,
+    userAgent: input.userAgent,
+    location: input.location,
+    loginIpAddress: null,
+    loginUserAgent: null,
+    createdAt: now,
+    lastActivity: now,
+    idleExpiresAt: Math.min(now + policy.idleTtl, absoluteExpiresAt),
+    absoluteExpiresAt,
+  };
+}
+
 /** When the session ends if nothing happens: the sooner of idle and absolute expiry. */
 export const expiresAt = (session: Session): number =>
   Math.min(session.idleExpiresAt, session.absoluteExpiresAt);

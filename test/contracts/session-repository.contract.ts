@@ -61,11 +61,11 @@ const FIELDS: readonly (keyof Session)[] = [
 ];
 
 /** A 43-character base64url string, like a SHA-256 hash. */
-const hash = (): string => randomBytes(32).toString('base64url');
+export const hash = (): string => randomBytes(32).toString('base64url');
 /** A user id no other case or run shares, so stores shared between runs never mix users. */
-const newUserId = (): string => `user-${randomBytes(8).toString('hex')}`;
+export const newUserId = (): string => `user-${randomBytes(8).toString('hex')}`;
 
-function newSession(userId: string, overrides: Partial<NewSession> = {}): NewSession {
+export function newSession(userId: string, overrides: Partial<NewSession> = {}): NewSession {
   return {
     id: newSessionId(userId),
     userId,

@@ -3,7 +3,14 @@ import { Clock } from '../../../common/clock';
 import { StoreUnavailableError } from '../../../common/errors';
 import type { RedisClient } from '../../../redis/redis-client';
 import type { GeoLocation } from '../../../geoip/geo-location';
-import { isLive, NewSession, Session, SessionPolicy, toSeconds } from '../../session';
+import {
+  isLive,
+  NewSession,
+  Session,
+  SessionPolicy,
+  startedSession,
+  toSeconds,
+} from '../../session';
 import { SessionLimitReachedError } from '../../session.errors';
 import { sessionShard, userShard } from '../../session-id';
 import {
@@ -300,25 +307,7 @@ export class RedisSessionRepository extends SessionRepository {
     if (reply[0] === 'late') throw new StoreUnavailableError('sessions', new Error('ran too late'));
     if (reply[0] === 'limit') throw new SessionLimitReachedError(maxPerUser);
 
-    const absoluteExpiresAt = now + absoluteTtl;
-    const session: Session = {
-      id: input.id,
-      userId: input.userId,
-      fingerprintHash: input.fingerprintHash,
-      refreshHash: input.refreshHash,
-      previousRefreshHash: null,
-      refreshRotatedAt: 0,
-      ipAddress: input.ipAddress,
-      userAgent: input.userAgent,
-      location: input.location,
-      loginIpAddress: null,
-      loginUserAgent: null,
-      createdAt: now,
-      lastActivity: now,
-      idleExpiresAt: Math.min(now + idleTtl, absoluteExpiresAt),
-      absoluteExpiresAt,
-    };
-    return { session, evicted: decodeAll(reply[1]) };
+    return { session: startedSession(input, now, this.policy), evicted: decodeAll(reply[1]) };
   }
 
   async findById(id: string): Promise<Session | null> {

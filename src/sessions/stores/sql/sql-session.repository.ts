@@ -3,7 +3,15 @@ import { Clock } from '../../../common/clock';
 import { DomainError, StoreUnavailableError } from '../../../common/errors';
 import { DatabaseKind, SqlDatabase } from '../../../database/database';
 import type { GeoLocation } from '../../../geoip/geo-location';
-import { expiresAt, isLive, NewSession, Session, SessionPolicy, toSeconds } from '../../session';
+import {
+  expiresAt,
+  isLive,
+  NewSession,
+  Session,
+  SessionPolicy,
+  startedSession,
+  toSeconds,
+} from '../../session';
 import { SessionLimitReachedError } from '../../session.errors';
 import {
   CreateSessionResult,
@@ -103,26 +111,8 @@ export class SqlSessionRepository extends SessionRepository {
 
   async create(input: NewSession): Promise<CreateSessionResult> {
     const now = this.now();
-    const { maxPerUser, limitPolicy, idleTtl, absoluteTtl } = this.policy;
-    const absoluteExpiresAt = now + absoluteTtl;
-    const idleExpiresAt = Math.min(now + idleTtl, absoluteExpiresAt);
-    const session: Session = {
-      id: input.id,
-      userId: input.userId,
-      fingerprintHash: input.fingerprintHash,
-      refreshHash: input.refreshHash,
-      previousRefreshHash: null,
-      refreshRotatedAt: 0,
-      ipAddress: input.ipAddress,
-      userAgent: input.userAgent,
-      location: input.location,
-      loginIpAddress: null,
-      loginUserAgent: null,
-      createdAt: now,
-      lastActivity: now,
-      idleExpiresAt,
-      absoluteExpiresAt,
-    };
+    const { maxPerUser, limitPolicy } = this.policy;
+    const session = startedSession(input, now, this.policy);
     return this.inWriteTransaction(async (trx) => {
       await this.lockUser(trx, input.userId);
       const live = (
