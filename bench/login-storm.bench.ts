@@ -28,7 +28,7 @@ export interface StormResult {
 }
 
 /**
- * Part 4: concurrent logins (argon2id on libuv's thread pool) while guarded requests arrive at a
+ * Part 4: concurrent logins (argon2id on the hashing threads, nice 19) while guarded requests arrive at a
  * fixed rate. Each login comes from its own address (X-Forwarded-For, TRUST_PROXY=true), as a
  * real storm would, so per-address limits do not turn it into a storm of 429s.
  */
@@ -141,7 +141,7 @@ function render(
   out.push('');
   out.push(
     `${audit ? 'With the audit trail on (the default: every login queued and written in batches to the users database, SQLite in memory here). ' : 'AUDIT_TRAIL=off: nothing recorded but the log. '}` +
-      `${result.logins} logins at once (argon2id, 19 MiB, t=2, on libuv's thread pool of 4) while guarded requests arrive at ` +
+      `${result.logins} logins at once (argon2id, 19 MiB, t=2, on one hashing thread per core at nice 19) while guarded requests arrive at ` +
       `${formatNumber(result.rate)}/s (50% of the measured peak). Guarded latency of the requests due while the storm lasted, ` +
       `against the same rate without logins; median of ${roundsWanted} storm(s).`,
   );

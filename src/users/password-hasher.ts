@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { Algorithm, hash, verify } from '@node-rs/argon2';
-import { ConcurrencyLimit } from '../common/concurrency-limit';
+import { Algorithm } from '@node-rs/argon2';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { HashingPool } from './hashing-pool';
 
 /** OWASP's argon2id minimum: 19 MiB memory, 2 iterations, 1 lane. */
 export const ARGON2_OPTIONS = {
@@ -11,31 +12,41 @@ export const ARGON2_OPTIONS = {
 } as const;
 
 /**
- * Hashes run at once: one core fewer than the machine has (at least one). Each argon2id run keeps
- * a core busy for tens of milliseconds; with libuv's four threads all hashing, a login storm on a
- * two-core machine starved the event loop and guarded requests waited ~20x longer (bench/,
- * login storm). Logins beyond the limit wait their turn instead.
+ * Hashing threads: one per core. They run at the lowest priority (see `HashingPool`), so they
+ * take the cores only while the event loop does not need them: a login storm on a two-core
+ * machine no longer starves guarded requests (on libuv's pool at normal priority, their p99 grew
+ * ~8x; bench/, login storm). Logins beyond the threads wait their turn.
  */
-export const HASH_CONCURRENCY = Math.max(1, availableParallelism() - 1);
+export const HASH_THREADS = Math.max(1, availableParallelism());
 
 /**
- * argon2id password hashing on libuv's thread pool (never on the event loop), at most
- * `HASH_CONCURRENCY` at a time. The whole password is hashed: nothing is truncated.
+ * argon2id password hashing on worker threads of the lowest priority (never on the event loop),
+ * at most `HASH_THREADS` at a time. The whole password is hashed: nothing is truncated.
  */
-export class PasswordHasher {
+@Injectable()
+export class PasswordHasher implements OnModuleDestroy {
   private dummyHash?: Promise<string>;
-  private readonly limit = new ConcurrencyLimit(HASH_CONCURRENCY);
+  private readonly pool = new HashingPool(HASH_THREADS);
 
   hash(password: string): Promise<string> {
-    return this.limit.run(() => hash(password, ARGON2_OPTIONS));
+    return this.pool.hash(password, ARGON2_OPTIONS);
   }
 
   async verify(passwordHash: string, password: string): Promise<boolean> {
     try {
-      return await this.limit.run(() => verify(passwordHash, password));
+      return await this.pool.verify(passwordHash, password);
     } catch {
       return false;
     }
+  }
+
+  /** The nice value of each hashing thread (null where the system refused): for tests. */
+  threadPriorities(): Promise<Array<number | null>> {
+    return this.pool.priorities();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.pool.close();
   }
 
   /** Runs a full verification against a fixed hash, so an unknown email costs what a known one does. */
