@@ -595,6 +595,39 @@ describe('across tabs (Web Locks and BroadcastChannel)', () => {
     expect(b.accessToken).not.toBeNull();
   });
 
+  it('retries a GET once more, never a POST, when another tab rotated while the retry was out', async () => {
+    for (const method of ['GET', 'POST']) {
+      const service = new FakeAuthService();
+      service.routes.set(`${method} /notes`, () => json(200, {}));
+      const { tab } = browser(service);
+      const a = tab();
+      const b = tab();
+      await a.login({ email: 'alice@example.com', password: PASSWORD });
+      await until(() => b.accessToken === a.accessToken);
+      service.expireTokens();
+      // Once A has its new token, its retry is held on the wire while B rotates again.
+      let open!: () => void;
+      const stop = a.addEventListener('token', (event) => {
+        if (event.source !== 'refresh') return;
+        stop();
+        service.gates.set('/notes', new Promise<void>((resolve) => (open = resolve)));
+      });
+      const answer = a.fetch('/notes', { method });
+      await until(() => service.gates.has('/notes') && a.accessToken === b.accessToken);
+      await b.refresh();
+      await until(() => a.accessToken === b.accessToken);
+      service.gates.delete('/notes');
+      open();
+
+      expect({ method, status: (await answer).status }).toEqual({
+        method,
+        status: method === 'GET' ? 200 : 401,
+      });
+      expect(service.refreshes).toBe(2);
+      expect(service.callsTo('/notes')).toHaveLength(method === 'GET' ? 3 : 2);
+    }
+  });
+
   it('tells the other tabs when one logs out, or has its refresh refused', async () => {
     const service = new FakeAuthService();
     const { tab } = browser(service);

@@ -109,9 +109,11 @@ export interface AuthClient {
   /**
    * `fetch` for the service's routes and your own guarded routes under `baseUrl`: adds
    * `Authorization: Bearer`, always `credentials: 'include'`; on a 401 refreshes (once for all
-   * concurrent callers) and retries once. Resolves with the server's `Response`, whatever its
-   * status; rejects on a network failure, or with the refresh's `FingerprintAuthError` when the
-   * refresh failed for another reason than an ended session (429, 503).
+   * concurrent callers) and retries once (an idempotent request once more if a newer token
+   * arrived from another tab meanwhile; a POST never). Resolves with the server's `Response`,
+   * whatever its status; rejects on a network failure, or with the refresh's
+   * `FingerprintAuthError` when the refresh failed for another reason than an ended session
+   * (429, 503).
    */
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** `POST /auth/password`: every other session ends; this one stays. */
@@ -154,7 +156,7 @@ const NOT_ACQUIRED = Symbol('not acquired');
 
 type Listener<K extends keyof AuthClientEvents> = (event: AuthClientEvents[K]) => void;
 
-/** `https://host/prefix` without a trailing slash; relative only where the page gives a base. */
+/** `https://api.example.com/prefix` without a trailing slash; relative only where the page gives a base. */
 function normaliseBaseUrl(baseUrl: string): string {
   const page = (globalThis as { location?: { href?: string } }).location?.href;
   let url: URL;
@@ -175,6 +177,16 @@ function normaliseBaseUrl(baseUrl: string): string {
 function isReplayable(body: RequestInit['body']): boolean {
   if (body === undefined || body === null || typeof body === 'string') return true;
   return typeof (body as { getReader?: unknown }).getReader !== 'function';
+}
+
+/** Methods that may run more than once with the same effect (RFC 9110, 9.2.2). */
+function isIdempotent(method: string | undefined): boolean {
+  return ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'].includes((method ?? 'GET').toUpperCase());
+}
+
+/** Lets go of an answer that will not be read (Node would otherwise keep its connection). */
+async function discard(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => undefined);
 }
 
 function report(error: unknown): void {
@@ -348,9 +360,8 @@ class FingerprintAuthClient implements AuthClient {
     const first = await this.#send(url, init, used);
     if (first.status !== 401 || !isReplayable(init.body)) return first;
 
-    // One retry, whatever the method: a POST may run twice at most, never more. If a refresh
-    // finished (or another tab's token arrived) while this request was out, the 401 was for the
-    // old token and the current one is tried without refreshing again.
+    // If a refresh finished (or another tab's token arrived) while this request was out, the 401
+    // was for the old token and the current one is tried without refreshing again.
     let next: string;
     const current = this.#token?.accessToken ?? null;
     if (current !== null && current !== used) {
@@ -363,8 +374,17 @@ class FingerprintAuthClient implements AuthClient {
         throw error;
       }
     }
-    await first.body?.cancel().catch(() => undefined);
-    return this.#send(url, init, next);
+    await discard(first);
+    const second = await this.#send(url, init, next);
+    // One retry for a request that may change something (POST, PATCH): it runs twice at most,
+    // never more. An idempotent one gets a second retry only if yet another token arrived while
+    // the first retry was out (another tab rotated in that moment), and never a second refresh.
+    const newest = this.#token?.accessToken ?? null;
+    if (second.status !== 401 || !isIdempotent(init.method) || newest === null || newest === next) {
+      return second;
+    }
+    await discard(second);
+    return this.#send(url, init, newest);
   }
 
   addEventListener<K extends keyof AuthClientEvents>(type: K, listener: Listener<K>): () => void {
@@ -446,6 +466,10 @@ class FingerprintAuthClient implements AuthClient {
    *    wanting; if so it uses that token and does not rotate again. Rotating anyway would cost
    *    more than a request: the holder's tab has already retried its requests with its new token,
    *    and a second rotation would make those retries fail.
+   *    One moment is left open: a tab whose 401 arrives after the holder released the lock but
+   *    before its message did finds the lock free and rotates once more. That is still a normal
+   *    rotation; the holder's tab gets the newer token by broadcast, and an idempotent request
+   *    whose retry failed in that moment is retried once more with it (see `fetch`).
    * 4. If no message comes (the holder's tab was closed mid-refresh), the waiter rotates with the
    *    jar's credential after HOLDER_MESSAGE_WAIT_MS. That credential is the current one (or, if
    *    the closed tab's rotation reached the server but its answer never reached the jar, the
