@@ -20,6 +20,25 @@ const LIBRARY_LAYER = [
     group: ['fastify', '@fastify/*', '@nestjs/platform-*', 'helmet', 'pino'],
     message: "Library code runs on the host app's adapter: no adapter or service logger.",
   },
+  {
+    group: ['**/client/*'],
+    message:
+      'The server does not use the browser client; both sides share the types of src/http/contract.ts.',
+  },
+];
+
+/**
+ * What the browser client (src/client, published as `fingerprint-auth/client`) may import: its own
+ * files and the contract types (src/http/contract.ts, as `import type`), nothing else. No package
+ * (it has no runtime dependency) and nothing else of src (no Nest, class-validator or Node module
+ * may reach a browser bundle).
+ */
+const CLIENT_LAYER = [
+  {
+    regex: '^(?!\\./|\\.\\./http/contract\\.js$)',
+    message:
+      'src/client imports only its own files (./…) and the contract types (../http/contract.js): no package, nothing else of src.',
+  },
 ];
 
 export default tseslint.config(
@@ -44,6 +63,7 @@ export default tseslint.config(
       '**/*.spec.ts',
       'src/main.ts',
       'src/app.module.ts',
+      'src/client/**',
       'src/cli/**',
       'src/config/**',
       'src/health/**',
@@ -65,6 +85,14 @@ export default tseslint.config(
           ],
         },
       ],
+    },
+  },
+  {
+    files: ['src/client/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: CLIENT_LAYER }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'separate-type-imports' }],
     },
   },
   {

@@ -19,7 +19,14 @@ module.exports = {
   // variable that would run it.
   reporters: ['default', '<rootDir>/test/support/skipped-suites-reporter.js'],
   projects: [
-    { ...common, displayName: 'unit', rootDir: 'src', testRegex: '.*\\.spec\\.ts$' },
+    {
+      ...common,
+      displayName: 'unit',
+      rootDir: 'src',
+      testRegex: '.*\\.spec\\.ts$',
+      // src/client is written as ES modules (`./errors.js` for errors.ts); its specs run the .ts.
+      moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+    },
     {
       ...common,
       displayName: 'e2e',

@@ -6,6 +6,7 @@ const { execFileSync } = require('node:child_process');
 
 const root = join(__dirname, '..');
 const entry = join(root, 'dist', 'main.js');
+const clientEntry = join(root, 'dist', 'client', 'index.js');
 
 function newestMtime(dir) {
   let newest = 0;
@@ -17,7 +18,8 @@ function newestMtime(dir) {
   return newest;
 }
 
-if (!existsSync(entry) || statSync(entry).mtimeMs < newestMtime(join(root, 'src'))) {
+const stale = (file) => !existsSync(file) || statSync(file).mtimeMs < newestMtime(join(root, 'src'));
+if (stale(entry) || stale(clientEntry)) {
   console.error('fingerprint-auth: building (dist/ is missing or older than src/)...');
   execFileSync(process.execPath, [join(__dirname, 'build.js')], { cwd: root, stdio: 'inherit' });
 }

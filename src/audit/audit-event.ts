@@ -1,7 +1,9 @@
+import { everyMember } from '../common/every-member';
 import type { GeoLocation } from '../geoip/geo-location';
+import type { AccountEventType } from '../http/contract';
 
 /** What happened to an account, as its user sees it in `GET /account/events`. */
-export const AUDIT_EVENT_TYPES = [
+export const AUDIT_EVENT_TYPES = everyMember<AccountEventType>()([
   /** A login succeeded: `sessionId` is the new session. */
   'login',
   /** A login of an existing account failed (wrong password); unknown emails are not recorded. */
@@ -21,7 +23,7 @@ export const AUDIT_EVENT_TYPES = [
   'session_evicted',
   /** An alert was raised about `sessionId`: `detail.code` (`NEW_COUNTRY`, ...). */
   'alert',
-] as const;
+]);
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

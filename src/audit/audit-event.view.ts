@@ -1,22 +1,10 @@
-import { Device, parseDevice } from '../sessions/device';
-import { LocationView, locationView } from '../sessions/session.view';
-import { AuditDetail, AuditEvent, AuditEventType } from './audit-event';
+import type { AccountEvent } from '../http/contract';
+import { parseDevice } from '../sessions/device';
+import { locationView } from '../sessions/session.view';
+import { AuditEvent } from './audit-event';
 
-/** An audit event as its user sees it. */
-export interface AuditEventView {
-  readonly id: string;
-  readonly type: AuditEventType;
-  readonly at: string;
-  readonly sessionId: string | null;
-  readonly actorSessionId: string | null;
-  readonly ipAddress: string | null;
-  readonly userAgent: string | null;
-  readonly device: Device | null;
-  readonly location: LocationView | null;
-  readonly detail: AuditDetail | null;
-}
-
-export function auditEventView(event: AuditEvent): AuditEventView {
+/** An audit event as its user sees it (`GET /account/events`). */
+export function auditEventView(event: AuditEvent): AccountEvent {
   return {
     id: event.id,
     type: event.type,

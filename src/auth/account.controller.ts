@@ -6,6 +6,7 @@ import {
   ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
+import type { AccountEventListResponse } from '../http/contract';
 import { auditEventView } from '../audit/audit-event.view';
 import { AuditTrail } from '../audit/audit-trail';
 import {
@@ -65,7 +66,7 @@ export class AccountController {
   async events(
     @CurrentUser() user: AuthenticatedUser,
     @ValidatedQuery(AccountEventsQueryDto) query: AccountEventsQueryDto,
-  ): Promise<AuditEventListDto> {
+  ): Promise<AccountEventListResponse> {
     const limit = query.limit ?? DEFAULT_EVENTS_PAGE;
     // One more than asked for tells whether there is a next page.
     const events = await this.audit.list(user.id, limit + 1, query.before);

@@ -7,6 +7,7 @@ import {
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
+import type { MeResponse, TokenResponse } from '../http/contract';
 import { ApiError, ApiGuarded, ApiJsonBody, ApiNoBody, REFRESH_SCHEME } from '../http/api-docs';
 import { clientOf, HttpRequestLike } from '../http/client';
 import { requestCookie } from '../http/cookies';
@@ -116,11 +117,11 @@ export class AuthController {
   @ApiGuarded()
   @ApiOkResponse({ type: MeResponseDto, description: 'The signed-in user' })
   @ApiError(HttpStatus.SERVICE_UNAVAILABLE, USERS_UNAVAILABLE, ['STORE_UNAVAILABLE'])
-  me(@CurrentUser() user: AuthenticatedUser) {
+  me(@CurrentUser() user: AuthenticatedUser): Promise<MeResponse> {
     return this.auth.me(user.id, user.sessionId);
   }
 
-  private respondWithTokens(response: unknown, issued: IssuedTokens) {
+  private respondWithTokens(response: unknown, issued: IssuedTokens): TokenResponse {
     this.cookies.set(response, issued.fingerprint, issued.refresh);
     const adapter = this.adapterHost.httpAdapter;
     adapter.setHeader(response, 'Cache-Control', 'no-store');

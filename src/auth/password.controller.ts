@@ -1,5 +1,6 @@
 import { Controller, HttpCode, HttpStatus, Post, Req } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { RevokedResponse } from '../http/contract';
 import { ApiError, ApiGuarded, ApiJsonBody } from '../http/api-docs';
 import { clientOf, HttpRequestLike } from '../http/client';
 import { LibraryRoutes } from '../http/library-routes';
@@ -41,7 +42,7 @@ export class PasswordController {
     @CurrentUser() user: AuthenticatedUser,
     @ValidatedBody(ChangePasswordDto) body: ChangePasswordDto,
     @Req() request: HttpRequestLike,
-  ) {
+  ): Promise<RevokedResponse> {
     const revoked = await this.auth.changePassword(
       user.id,
       user.sessionId,

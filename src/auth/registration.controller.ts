@@ -1,5 +1,6 @@
 import { Controller, HttpStatus, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { UserResponse } from '../http/contract';
 import { ApiError, ApiJsonBody } from '../http/api-docs';
 import { LibraryRoutes } from '../http/library-routes';
 import { ValidatedBody } from '../http/validated-body';
@@ -28,7 +29,7 @@ export class RegistrationController {
     'EMAIL_TAKEN',
   ])
   @ApiError(HttpStatus.SERVICE_UNAVAILABLE, USERS_UNAVAILABLE, ['STORE_UNAVAILABLE'])
-  register(@ValidatedBody(RegisterDto) body: RegisterDto) {
+  register(@ValidatedBody(RegisterDto) body: RegisterDto): Promise<UserResponse> {
     return this.auth.register(body.email, body.password, body.displayName);
   }
 }

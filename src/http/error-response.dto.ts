@@ -1,19 +1,24 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { ErrorCode, ErrorResponse } from './contract';
+import { everyMember } from '../common/every-member';
 
-/** Every `code` an error answer can carry. Each documented response names the ones it can. */
-export const ERROR_CODES = [
+export type { ErrorCode };
+
+/**
+ * Every `code` an error answer can carry (the union is `ErrorCode` in the contract,
+ * src/client/contract.ts). Each documented response names the ones it can.
+ */
+export const ERROR_CODES = everyMember<ErrorCode>()([
   'CURRENT_PASSWORD_INCORRECT',
   'EMAIL_TAKEN',
   'RATE_LIMITED',
   'SESSION_LIMIT_REACHED',
   'SESSION_STORE_FULL',
   'STORE_UNAVAILABLE',
-] as const;
-
-export type ErrorCode = (typeof ERROR_CODES)[number];
+]);
 
 /** Every error answer: Nest's shape, plus `code` where a client must tell reasons apart. */
-export class ErrorResponseDto {
+export class ErrorResponseDto implements ErrorResponse {
   @ApiProperty({ example: 401 })
   statusCode!: number;
 

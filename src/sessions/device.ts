@@ -1,15 +1,9 @@
 import { UAParser } from 'ua-parser-js';
 import { MAX_USER_AGENT_LENGTH } from '../http/client';
 
-export type DeviceType = 'desktop' | 'mobile' | 'tablet' | 'bot' | 'unknown';
+import type { Device, DeviceType } from '../http/contract';
 
-export interface Device {
-  /** Browser name with its major version, e.g. `Chrome 120`; null when unknown. */
-  readonly browser: string | null;
-  /** OS name with its version, e.g. `macOS 14.1` or `Windows 10`; null when unknown. */
-  readonly os: string | null;
-  readonly type: DeviceType;
-}
+export type { Device, DeviceType };
 
 const BOT = /bot|crawl|spider|slurp|curl\/|wget\/|python-requests|headless/i;
 const DESKTOP_OS =

@@ -1,19 +1,7 @@
+import type { AlertCode, SessionAlert } from '../http/contract';
 import { Session } from './session';
 
-export type AlertCode =
-  | 'TOO_MANY_SESSIONS'
-  | 'MANY_IP_ADDRESSES'
-  | 'IP_ADDRESS_CHANGED'
-  | 'USER_AGENT_CHANGED'
-  | 'NEW_COUNTRY';
-
-export interface SessionAlert {
-  readonly code: AlertCode;
-  readonly message: string;
-  readonly sessionId?: string;
-  readonly count?: number;
-  readonly country?: string;
-}
+export type { AlertCode, SessionAlert };
 
 export interface AlertThresholds {
   /** Alert when the user has more live sessions than this. */

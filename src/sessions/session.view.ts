@@ -1,26 +1,12 @@
-import { Device, parseDevice } from './device';
+import type { SessionEntry, SessionLocation } from '../http/contract';
+import { parseDevice } from './device';
 import type { GeoLocation } from '../geoip/geo-location';
 import { expiresAt, Session } from './session';
 
-export interface LocationView {
-  readonly country: string;
-  readonly countryName: string;
-  readonly region?: string;
-  readonly city?: string;
-}
+export type LocationView = SessionLocation;
 
-/** A session as its owner sees it: no token, fingerprint or hash. */
-export interface SessionView {
-  readonly id: string;
-  readonly current: boolean;
-  readonly device: Device;
-  readonly location: LocationView | null;
-  readonly userAgent: string;
-  readonly ipAddress: string;
-  readonly createdAt: string;
-  readonly lastActivity: string;
-  readonly expiresAt: string;
-}
+/** A session as its owner sees it (`GET /sessions`, the contract's `SessionEntry`): no token, fingerprint or hash. */
+export type SessionView = SessionEntry;
 
 const regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'code' });
 

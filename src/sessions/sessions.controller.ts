@@ -16,6 +16,7 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
+import type { AlertListResponse, RevokedResponse, SessionListResponse } from '../http/contract';
 import { AuthCookiesService } from '../auth/auth-cookies.service';
 import { CurrentUser, AuthenticatedUser } from '../auth/current-session.decorator';
 import { FingerprintAuthGuard } from '../auth/fingerprint-auth.guard';
@@ -40,7 +41,7 @@ export class SessionsController {
   @Get()
   @ApiOperation({ summary: 'Your live sessions, most recent activity first' })
   @ApiOkResponse({ type: SessionListDto, description: 'Your live sessions' })
-  async list(@CurrentUser() user: AuthenticatedUser) {
+  async list(@CurrentUser() user: AuthenticatedUser): Promise<SessionListResponse> {
     return { sessions: await this.sessions.list(user.id, user.sessionId) };
   }
 
@@ -50,7 +51,10 @@ export class SessionsController {
     type: AlertListDto,
     description: 'Alerts; an empty list when nothing stands out',
   })
-  async alerts(@CurrentUser() user: AuthenticatedUser, @Req() request: HttpRequestLike) {
+  async alerts(
+    @CurrentUser() user: AuthenticatedUser,
+    @Req() request: HttpRequestLike,
+  ): Promise<AlertListResponse> {
     return { alerts: await this.sessions.alerts(user.id, clientOf(request)) };
   }
 
@@ -59,7 +63,10 @@ export class SessionsController {
   @ApiOperation({ summary: 'End every session but the current one' })
   @ApiNoBody()
   @ApiOkResponse({ type: RevokedResponseDto, description: 'Every other session ended' })
-  async logoutAll(@CurrentUser() user: AuthenticatedUser, @Req() request: HttpRequestLike) {
+  async logoutAll(
+    @CurrentUser() user: AuthenticatedUser,
+    @Req() request: HttpRequestLike,
+  ): Promise<RevokedResponse> {
     return {
       revoked: await this.sessions.revokeOthers(
         user.id,

@@ -2,13 +2,19 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { DeviceDto, LocationDto } from '../../sessions/dto/session-responses.dto';
+import type {
+  AccountEvent,
+  AccountEventDetail,
+  AccountEventListResponse,
+  AccountEventsQuery,
+} from '../../http/contract';
 import { AUDIT_EVENT_ID_PATTERN, AUDIT_EVENT_TYPES, AuditEventType } from '../audit-event';
 
 export const MAX_EVENTS_PAGE = 100;
 export const DEFAULT_EVENTS_PAGE = 20;
 
 /** `GET /account/events?limit=&before=`. */
-export class AccountEventsQueryDto {
+export class AccountEventsQueryDto implements AccountEventsQuery {
   @IsOptional()
   @Type(() => Number)
   @IsInt({ message: 'limit must be a whole number' })
@@ -22,7 +28,7 @@ export class AccountEventsQueryDto {
   before?: string;
 }
 
-export class AuditDetailDto {
+export class AuditDetailDto implements AccountEventDetail {
   @ApiPropertyOptional({ description: 'The alert raised (`alert`)', example: 'NEW_COUNTRY' })
   code?: string;
 
@@ -33,7 +39,7 @@ export class AuditDetailDto {
   count?: number;
 }
 
-export class AuditEventDto {
+export class AuditEventDto implements AccountEvent {
   @ApiProperty({ description: 'Sortable id; pass it as `before` to read older events' })
   id!: string;
 
@@ -74,7 +80,7 @@ export class AuditEventDto {
   detail!: AuditDetailDto | null;
 }
 
-export class AuditEventListDto {
+export class AuditEventListDto implements AccountEventListResponse {
   @ApiProperty({ type: [AuditEventDto], description: 'Newest first' })
   events!: AuditEventDto[];
 

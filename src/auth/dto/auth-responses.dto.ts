@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
+import type { MeResponse, RevokedResponse, TokenResponse, UserResponse } from '../../http/contract';
 
-export class UserResponseDto {
+export class UserResponseDto implements UserResponse {
   @ApiProperty({ format: 'uuid' })
   id!: string;
 
@@ -15,7 +16,7 @@ export class UserResponseDto {
 }
 
 /** Login and refresh. The fingerprint and refresh credential travel in HttpOnly cookies. */
-export class TokenResponseDto {
+export class TokenResponseDto implements TokenResponse {
   @ApiProperty({ description: 'HS256 JWT; only valid together with the fingerprint cookie' })
   accessToken!: string;
 
@@ -36,7 +37,7 @@ export class TokenResponseDto {
   sessionExpiresAt!: string;
 }
 
-export class MeResponseDto {
+export class MeResponseDto implements MeResponse {
   @ApiProperty({ format: 'uuid' })
   id!: string;
 
@@ -50,7 +51,7 @@ export class MeResponseDto {
   sessionId!: string;
 }
 
-export class RevokedResponseDto {
+export class RevokedResponseDto implements RevokedResponse {
   @ApiProperty({ description: 'How many sessions were ended', example: 2 })
   revoked!: number;
 }

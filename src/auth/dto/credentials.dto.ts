@@ -9,6 +9,12 @@ import {
   MinLength,
   ValidateBy,
 } from 'class-validator';
+import type {
+  ChangePasswordRequest,
+  DeleteAccountRequest,
+  LoginRequest,
+  RegisterRequest,
+} from '../../http/contract';
 import { emailProblem, normaliseEmailOrNull } from '../../users/email-address';
 
 export const PASSWORD_MIN_LENGTH = 8;
@@ -35,7 +41,7 @@ const AcceptableEmail = () =>
     },
   });
 
-export class RegisterDto {
+export class RegisterDto implements RegisterRequest {
   /**
    * Normalised before it is checked or stored: NFKC, full case folding, IDN domains in Unicode
    * form. Refused: whitespace, invisible or format characters, a local part or domain label that
@@ -71,7 +77,7 @@ export class RegisterDto {
   displayName?: string;
 }
 
-export class LoginDto {
+export class LoginDto implements LoginRequest {
   /** Normalised as at registration, so `ＡＬＩＣＥ@example.com` is alice@example.com. */
   @ApiProperty({ maxLength: 254, example: 'alice@example.com' })
   @NormalisedEmail()
@@ -87,7 +93,7 @@ export class LoginDto {
   password!: string;
 }
 
-export class ChangePasswordDto {
+export class ChangePasswordDto implements ChangePasswordRequest {
   @ApiProperty({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH, format: 'password' })
   @IsString()
   @MinLength(1)
@@ -105,7 +111,7 @@ export class ChangePasswordDto {
   newPassword!: string;
 }
 
-export class DeleteAccountDto {
+export class DeleteAccountDto implements DeleteAccountRequest {
   /** The current password, asked again: a stolen session alone cannot delete the account. */
   @ApiProperty({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH, format: 'password' })
   @IsString()

@@ -1,18 +1,30 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { AlertCode } from '../session-alerts';
+import type {
+  AlertCode,
+  AlertListResponse,
+  Device,
+  DeviceType,
+  SessionAlert,
+  SessionEntry,
+  SessionListResponse,
+  SessionLocation,
+} from '../../http/contract';
+import { everyMember } from '../../common/every-member';
 
-export class DeviceDto {
+const DEVICE_TYPES = everyMember<DeviceType>()(['desktop', 'mobile', 'tablet', 'bot', 'unknown']);
+
+export class DeviceDto implements Device {
   @ApiProperty({ type: String, nullable: true, example: 'Chrome 120' })
   browser!: string | null;
 
   @ApiProperty({ type: String, nullable: true, example: 'macOS 10.15.7' })
   os!: string | null;
 
-  @ApiProperty({ enum: ['desktop', 'mobile', 'tablet', 'bot', 'unknown'] })
-  type!: string;
+  @ApiProperty({ enum: DEVICE_TYPES })
+  type!: DeviceType;
 }
 
-export class LocationDto {
+export class LocationDto implements SessionLocation {
   @ApiProperty({ description: 'ISO 3166-1 alpha-2 code', example: 'GB' })
   country!: string;
 
@@ -26,7 +38,7 @@ export class LocationDto {
   city?: string;
 }
 
-export class SessionEntryDto {
+export class SessionEntryDto implements SessionEntry {
   @ApiProperty()
   id!: string;
 
@@ -59,20 +71,20 @@ export class SessionEntryDto {
   expiresAt!: string;
 }
 
-export class SessionListDto {
+export class SessionListDto implements SessionListResponse {
   @ApiProperty({ type: [SessionEntryDto], description: 'Most recent activity first' })
   sessions!: SessionEntryDto[];
 }
 
-const ALERT_CODES: AlertCode[] = [
+const ALERT_CODES = everyMember<AlertCode>()([
   'TOO_MANY_SESSIONS',
   'MANY_IP_ADDRESSES',
   'IP_ADDRESS_CHANGED',
   'USER_AGENT_CHANGED',
   'NEW_COUNTRY',
-];
+]);
 
-export class AlertDto {
+export class AlertDto implements SessionAlert {
   @ApiProperty({ enum: ALERT_CODES })
   code!: AlertCode;
 
@@ -89,7 +101,7 @@ export class AlertDto {
   country?: string;
 }
 
-export class AlertListDto {
+export class AlertListDto implements AlertListResponse {
   @ApiProperty({ type: [AlertDto] })
   alerts!: AlertDto[];
 }
