@@ -11,7 +11,10 @@
 #   - SIGTERM (`podman stop`) ends it cleanly: exit code 0 within SHUTDOWN_TIMEOUT, the session
 #     snapshot written;
 #   - a new container on the same volume keeps the data: the user logs in again (SQLite) and the
-#     old token and cookie still work (the session snapshot was restored).
+#     old token and cookie still work (the session snapshot was restored);
+#   - with REDIS_URL_TEST and DATABASE_URL_TEST (this machine's Redis and PostgreSQL, as for the
+#     test suites): the modes compose.yaml wires, SESSION_STORE=redis and sql with users in
+#     PostgreSQL, in a database the script creates and drops.
 #
 # The base image is node:20-bookworm-slim from a registry when one is reachable; here none is, so
 # scripts/container-base.sh builds a local stand-in (cached: nothing to do once it exists) and the
@@ -24,7 +27,8 @@
 # keeps the images (the build cache).
 #
 # Environment: IMAGE (localhost/fingerprint-auth:test), BASE_IMAGE (localhost/node:20-bookworm-slim),
-# CONTAINER_TEST_PORT (7987, on 127.0.0.1), BUILD_TIMEOUT (1500 s).
+# CONTAINER_TEST_PORT (7987, and the next one, on 127.0.0.1), BUILD_TIMEOUT (1200 s),
+# REDIS_URL_TEST, DATABASE_URL_TEST.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -32,7 +36,7 @@ ROOT="$PWD"
 IMAGE="${IMAGE:-localhost/fingerprint-auth:test}"
 export BASE_IMAGE="${BASE_IMAGE:-localhost/node:20-bookworm-slim}"
 PORT="${CONTAINER_TEST_PORT:-7987}"
-BUILD_TIMEOUT="${BUILD_TIMEOUT:-1500}"
+BUILD_TIMEOUT="${BUILD_TIMEOUT:-1200}"
 SHUTDOWN_TIMEOUT=10
 UID_GID=10001
 TAG="fpa-ctest-$$"
@@ -53,7 +57,13 @@ ok() {
 pod() { podman "${G[@]}" "$@"; }
 
 cleanup() {
-  for name in "$TAG-1" "$TAG-2"; do pod rm -f -t 0 "$name" >/dev/null 2>&1 || true; done
+  for name in "$TAG-1" "$TAG-2" "$TAG-redis" "$TAG-sql"; do pod rm -f -v -t 0 "$name" >/dev/null 2>&1 || true; done
+  if [ -n "${database:-}" ]; then
+    psql "$DATABASE_URL_TEST" -qc "drop database if exists $database with (force)" >/dev/null 2>&1 || true
+  fi
+  if [ -n "${database:-}" ] && command -v redis-cli >/dev/null; then
+    redis-cli -u "$REDIS_URL_TEST" --scan --pattern "$TAG:*" 2>/dev/null | xargs -r redis-cli -u "$REDIS_URL_TEST" del >/dev/null 2>&1 || true
+  fi
   pod volume rm -f "$VOLUME" >/dev/null 2>&1 || true
   pod secret rm "$SECRET" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -212,7 +222,7 @@ start() {
 cat >"$work/client.js" <<'JS'
 const { readFileSync, writeFileSync } = require('node:fs');
 const [mode, base, stateFile] = process.argv.slice(2);
-const account = { email: 'container-test@example.com', password: 'correct horse battery staple' };
+const account = { email: process.env.CLIENT_EMAIL || 'container-test@example.com', password: 'correct horse battery staple' };
 
 async function call(method, path, { body, token, cookies } = {}) {
   const headers = {};
@@ -311,5 +321,49 @@ ok "a new container on the same volume: the old token and cookie still work (sna
 
 stop_cleanly "$TAG-2"
 ok "the second container stops cleanly too"
+
+# --- the stores compose.yaml wires: Redis and PostgreSQL -------------------------------------------
+# On this machine's own Redis and PostgreSQL (REDIS_URL_TEST, DATABASE_URL_TEST, as the test suites
+# use them), reached over the host's network: users in a database of this run's own, sessions in
+# Redis (under a key prefix of this run's own), then in that database (SESSION_STORE=sql).
+stores_port=$((PORT + 1))
+start_on_host() {
+  current="$1"
+  shift
+  pod run -d --name "$current" "${R[@]}" --network host -e HOST=127.0.0.1 -e PORT="$stores_port" \
+    --secret "$SECRET,target=jwt-secret,uid=$UID_GID,gid=$UID_GID,mode=0400" \
+    -e JWT_SECRET_FILE=/run/secrets/jwt-secret -e SHUTDOWN_TIMEOUT="$SHUTDOWN_TIMEOUT" \
+    -e DATABASE_URL="$database_url" "$@" "$IMAGE" >"$work/run.log" 2>&1 || { cat "$work/run.log"; fail "podman run $current"; }
+  for _ in $(seq 1 60); do
+    if node -e "fetch('http://127.0.0.1:$stores_port/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"; then
+      return 0
+    fi
+    [ "$(pod inspect --format '{{.State.Running}}' "$current")" = true ] || fail "$current exited before /health/ready answered"
+    sleep 1
+  done
+  fail "/health/ready did not answer on 127.0.0.1:$stores_port after 60 attempts"
+}
+database=""
+if [ -n "${REDIS_URL_TEST:-}" ] && [ -n "${DATABASE_URL_TEST:-}" ] && command -v psql >/dev/null \
+  && psql "$DATABASE_URL_TEST" -Atqc 'select 1' >/dev/null 2>&1; then
+  database="fpa_container_test_$$"
+  psql "$DATABASE_URL_TEST" -qc "create database $database" >/dev/null || fail "create database $database"
+  database_url="$(node -e 'const u = new URL(process.argv[1]); u.pathname = "/" + process.argv[2]; console.log(u.href)' "$DATABASE_URL_TEST" "$database")"
+
+  start_on_host "$TAG-redis" -e SESSION_STORE=redis -e REDIS_URL="$REDIS_URL_TEST" -e REDIS_KEY_PREFIX="$TAG:"
+  CLIENT_EMAIL=redis-mode@example.com node "$work/client.js" first "http://127.0.0.1:$stores_port" "$work/redis.json" \
+    || fail "register and log in with SESSION_STORE=redis (above)"
+  stop_cleanly "$TAG-redis"
+  ok "SESSION_STORE=redis, users in PostgreSQL: /health/ready, register, login, /auth/me; clean stop"
+
+  start_on_host "$TAG-sql" -e SESSION_STORE=sql
+  CLIENT_EMAIL=sql-mode@example.com node "$work/client.js" first "http://127.0.0.1:$stores_port" "$work/sql.json" \
+    || fail "register and log in with SESSION_STORE=sql (above)"
+  stop_cleanly "$TAG-sql"
+  ok "SESSION_STORE=sql on PostgreSQL: /health/ready, register, login, /auth/me; clean stop"
+else
+  echo "skip - SESSION_STORE=redis and sql: set REDIS_URL_TEST and DATABASE_URL_TEST (with psql here) to check them"
+fi
+
 current=""
 say "passed ($checks checks)"
