@@ -9,6 +9,9 @@
 # no compiler, no npm cache and no dev dependencies. docs/operations.md, "Container image", has the
 # details: user, volume, health check, signals.
 #
+# The npm steps keep npm's cache in a cache mount (`RUN --mount=type=cache`): that needs BuildKit
+# (Docker's builder by default since 23.0; `DOCKER_BUILDKIT=1` before) or podman/buildah.
+#
 # BASE_IMAGE: any Debian-based Node.js 20 image with npm; the registry's slim image by default.
 # Where no registry can be reached, scripts/container-base.sh builds a local stand-in.
 ARG BASE_IMAGE=node:20-bookworm-slim
