@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BenchContext, startRedisApp } from './lib/context';
 import { get, login, register } from './lib/http-client';
 import { barChart, table, verdict } from './lib/markdown';
@@ -23,12 +26,16 @@ export type RevocationResult =
  * latency runs from sending the DELETE until B first answers 401.
  */
 export async function revocationLatency(context: BenchContext): Promise<RevocationResult> {
-  const [a, b] = await Promise.all([
-    startRedisApp(context, 'app A (redis)'),
-    startRedisApp(context, 'app B (redis)'),
-  ]);
+  // Instances that share sessions share users too (the guard refuses a session whose user it
+  // cannot find): one SQLite file for both, in WAL mode, as two processes on one host would.
+  const dir = mkdtempSync(join(tmpdir(), 'fpa-bench-revocation-'));
+  const shared = { DATABASE_URL: `sqlite:${join(dir, 'users.db')}` };
+  // One after the other: the first creates the file's tables.
+  const a = await startRedisApp(context, 'app A (redis)', shared);
+  const b = await startRedisApp(context, 'app B (redis)', shared);
   if (!a.available || !b.available) {
     await Promise.all([a, b].map((app) => (app.available ? app.app.stop() : undefined)));
+    rmSync(dir, { recursive: true, force: true });
     const reason = !a.available ? a.reason : (b as { reason: string }).reason;
     return { available: false, reason, markdown: render(null, reason) };
   }
@@ -69,6 +76,7 @@ export async function revocationLatency(context: BenchContext): Promise<Revocati
     return { available: true, ...result, markdown: render(result, null) };
   } finally {
     await Promise.all([a.app.stop(), b.app.stop()]);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

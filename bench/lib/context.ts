@@ -134,7 +134,11 @@ export function startBenchApp(
 export type RedisApp = { available: true; app: BenchChild } | { available: false; reason: string };
 
 /** Starts a bench app with SESSION_STORE=redis, or says why Redis mode is not available. */
-export async function startRedisApp(context: BenchContext, name: string): Promise<RedisApp> {
+export async function startRedisApp(
+  context: BenchContext,
+  name: string,
+  overrides: Record<string, string> = {},
+): Promise<RedisApp> {
   if (!context.redisUrl) {
     return { available: false, reason: 'no Redis URL (set BENCH_REDIS_URL or REDIS_URL_TEST)' };
   }
@@ -143,6 +147,7 @@ export async function startRedisApp(context: BenchContext, name: string): Promis
       SESSION_STORE: 'redis',
       REDIS_URL: context.redisUrl,
       REDIS_KEY_PREFIX: context.redisPrefix,
+      ...overrides,
     });
     return { available: true, app };
   } catch (error) {
