@@ -27,7 +27,7 @@ ENV npm_config_audit=false npm_config_fund=false npm_config_update_notifier=fals
 FROM toolchain AS build
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.client.json ./
 COPY scripts/build.js ./scripts/
 COPY src ./src
 RUN npm run build \
