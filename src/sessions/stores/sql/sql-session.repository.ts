@@ -1,3 +1,4 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Insertable, Kysely, Selectable, sql, Transaction } from 'kysely';
 import { Clock } from '../../../common/clock';
 import { DomainError, StoreUnavailableError } from '../../../common/errors';
@@ -73,7 +74,7 @@ export class SqlSessionRepository extends SessionRepository {
   private readonly kind: DatabaseKind;
   /** The guard's query, compiled once: only its parameters change per request. */
   private readonly findLiveQuery: CompiledQuery<Row>;
-  /** The same query on PostgreSQL, as a named prepared statement (see `findById`). */
+  /** The same query, prepared once (see `findById`). */
   private readonly findLivePrepared: (id: string, now: number) => Promise<Row[]>;
 
   constructor(
@@ -104,9 +105,24 @@ export class SqlSessionRepository extends SessionRepository {
                 values: [id, now],
               })
             ).rows
-        : async (id, now) =>
-            (await this.db.executeQuery<Row>({ ...this.findLiveQuery, parameters: [id, now] }))
-              .rows;
+        : this.sqliteFindLive(driver.connection, text);
+  }
+
+  /**
+   * The guard's query on SQLite as one better-sqlite3 statement, prepared on first use (Kysely
+   * prepares every query anew, which is most of its cost here). It runs under Kysely's lock on
+   * the connection, so never inside another caller's open transaction.
+   */
+  private sqliteFindLive(
+    connection: BetterSqlite3.Database,
+    text: string,
+  ): (id: string, now: number) => Promise<Row[]> {
+    let statement: BetterSqlite3.Statement<[string, number], Row> | null = null;
+    return (id, now) =>
+      this.db.connection().execute(async () => {
+        statement ??= connection.prepare<[string, number], Row>(text);
+        return statement.all(id, now);
+      });
   }
 
   async create(input: NewSession): Promise<CreateSessionResult> {
@@ -143,10 +159,10 @@ export class SqlSessionRepository extends SessionRepository {
   }
 
   /**
-   * The guard's one query. On PostgreSQL it goes to the pool as a named prepared statement: each
-   * connection parses and plans it once, then only binds and runs it (less work for the server
-   * on every request). The pool's timeouts apply; a connection whose query failed is closed
-   * (pg's pool discards it), as Kysely's path does.
+   * The guard's one query, prepared once: on PostgreSQL a named prepared statement (each
+   * connection parses and plans it once, then only binds and runs it; the pool's timeouts apply,
+   * and a connection whose query failed is closed, as on Kysely's path); on SQLite one cached
+   * better-sqlite3 statement (`sqliteFindLive`).
    */
   async findById(id: string): Promise<Session | null> {
     const rows = await this.guard(() => this.findLivePrepared(id, this.now()));
