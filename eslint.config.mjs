@@ -42,7 +42,8 @@ const CLIENT_LAYER = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/.build/**', '*.js', '*.mjs'] },
+  // examples/ are apps of their own, checked by their own tools (`next build` type-checks).
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/.build/**', 'examples/**', '*.js', '*.mjs'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
