@@ -150,6 +150,9 @@ describe('fingerprint-auth/client against the service (e2e)', () => {
     const tabletEvents = events(tablet);
     await tablet.login({ email, password: PASSWORD });
 
+    // Their ids, kept: a client forgets its session id once it is logged out.
+    const phoneSession = phone.sessionId;
+    const tabletSession = tablet.sessionId;
     const sessions = await client.sessions.list();
     expect(sessions.map((entry) => entry.id).sort()).toEqual(
       [login.sessionId, phone.sessionId, tablet.sessionId].sort(),
@@ -179,13 +182,13 @@ describe('fingerprint-auth/client against the service (e2e)', () => {
     }
     expect(page.events.map((event) => [event.type, event.sessionId])).toEqual([
       ['logout_all', null],
-      ['session_revoked', phone.sessionId],
+      ['session_revoked', phoneSession],
     ]);
     expect(page.events[0].actorSessionId).toBe(login.sessionId);
     const older = await client.accountEvents({ limit: 2, before: page.nextCursor as string });
     expect(older.events.map((event) => [event.type, event.sessionId])).toEqual([
-      ['login', tablet.sessionId],
-      ['login', phone.sessionId],
+      ['login', tabletSession],
+      ['login', phoneSession],
     ]);
     expect(tabletEvents.loggedOut).toEqual([{ type: 'loggedout', reason: 'refresh-refused' }]);
     expect((await client.sessions.list()).map((entry) => entry.id)).toEqual([login.sessionId]);
