@@ -1,10 +1,5 @@
+import type { SweepResult } from '../common/sweep';
 import { AuditEvent } from './audit-event';
-
-export interface AuditSweepResult {
-  readonly removed: number;
-  /** True when the batch limit stopped the sweep before every old event was removed. */
-  readonly more: boolean;
-}
 
 /**
  * Where audit events are kept. Failures of the backing store surface as
@@ -18,7 +13,7 @@ export abstract class AuditEventRepository {
   abstract listByUser(userId: string, limit: number, before?: string): Promise<AuditEvent[]>;
 
   /** Removes up to `max` events recorded before `cutoffMs`; call again while `more` is true. */
-  abstract deleteOlderThan(cutoffMs: number, max: number): Promise<AuditSweepResult>;
+  abstract deleteOlderThan(cutoffMs: number, max: number): Promise<SweepResult>;
 
   /** Removes every event of the user (account deleted); returns how many. */
   abstract deleteForUser(userId: string): Promise<number>;

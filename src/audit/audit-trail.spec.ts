@@ -3,7 +3,8 @@ import { FakeClock } from '../common/clock';
 import { FingerprintAuthMetrics } from '../observability/metrics';
 import { resolveModuleConfig } from '../fingerprint-auth-core.module';
 import { AuditEvent, NewAuditEvent } from './audit-event';
-import { AuditEventRepository, AuditSweepResult } from './audit-event.repository';
+import type { SweepResult } from '../common/sweep';
+import { AuditEventRepository } from './audit-event.repository';
 import { AuditTrail } from './audit-trail';
 
 /** Keeps events in an array; `down` makes every call fail as a database outage would. */
@@ -27,7 +28,7 @@ class ArrayAuditEvents extends AuditEventRepository {
       .slice(0, limit);
   }
 
-  async deleteOlderThan(): Promise<AuditSweepResult> {
+  async deleteOlderThan(): Promise<SweepResult> {
     return { removed: 0, more: false };
   }
 

@@ -5,7 +5,8 @@ import { classifyStoreFailure } from '../common/store-failure';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { FingerprintAuthMetrics } from '../observability/metrics';
 import { AuditEvent, NewAuditEvent } from './audit-event';
-import { AuditEventRepository, AuditSweepResult } from './audit-event.repository';
+import type { SweepResult } from '../common/sweep';
+import { AuditEventRepository } from './audit-event.repository';
 
 /** The module's audit-event store; null when the audit trail is off (`auditTrail: false`). */
 export const AUDIT_EVENTS = Symbol('AUDIT_EVENTS');
@@ -91,7 +92,7 @@ export class AuditTrail implements BeforeApplicationShutdown {
   }
 
   /** Removes up to `max` events older than the retention. */
-  sweep(retentionSeconds: number, max: number): Promise<AuditSweepResult> {
+  sweep(retentionSeconds: number, max: number): Promise<SweepResult> {
     if (this.events === null) return Promise.resolve({ removed: 0, more: false });
     return this.events.deleteOlderThan(this.clock.now() - retentionSeconds * 1000, max);
   }

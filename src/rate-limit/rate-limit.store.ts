@@ -1,5 +1,6 @@
 import { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../common/errors';
+import type { SweepResult } from '../common/sweep';
 
 /** One limit: at most `limit` attempts per key in each window of `windowSeconds`. */
 export interface RateLimitRule {
@@ -13,13 +14,6 @@ export interface RateLimitDecision {
   readonly allowed: boolean;
   /** Whole seconds until the key's window ends; 0 when allowed. */
   readonly retryAfterSeconds: number;
-}
-
-/** One batch of a sweep of expired counters. */
-export interface RateLimitSweepResult {
-  readonly removed: number;
-  /** True when the batch limit stopped the sweep before every expired counter was removed. */
-  readonly more: boolean;
 }
 
 /**
@@ -39,7 +33,7 @@ export abstract class RateLimitStore {
    * Removes up to `max` counters whose window has ended; only stores whose counters do not expire
    * by themselves have it (SQL), and the session cleanup job calls it after its own sweep.
    */
-  deleteExpired?(max: number): Promise<RateLimitSweepResult>;
+  deleteExpired?(max: number): Promise<SweepResult>;
 }
 
 /** The adapters' common part: one rate-limiter-flexible limiter per rule, made on first use. */

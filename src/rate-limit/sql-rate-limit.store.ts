@@ -1,8 +1,10 @@
 import { RateLimiterAbstract, RateLimiterPostgres, RateLimiterSQLite } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../common/errors';
 import { SqlDatabase } from '../database/database';
-import { FlexibleRateLimitStore, RateLimitRule, RateLimitSweepResult } from './rate-limit.store';
-import { RATE_LIMIT_TABLE, rateLimitsDb } from './sql-rate-limit.schema';
+import { deleteOldest } from '../database/delete-oldest';
+import type { SweepResult } from '../common/sweep';
+import { FlexibleRateLimitStore, RateLimitRule } from './rate-limit.store';
+import { RATE_LIMIT_TABLE } from './sql-rate-limit.schema';
 
 /**
  * Counters in the SQL database `databaseUrl` names (`sessionStore: 'sql'`), shared by every
@@ -60,24 +62,16 @@ export class SqlRateLimitStore extends FlexibleRateLimitStore {
    * The outer condition is checked again on the row being deleted, so a counter that an attempt
    * has just started afresh (on PostgreSQL, between the select and the delete) is kept.
    */
-  override async deleteExpired(max: number): Promise<RateLimitSweepResult> {
-    const now = Date.now();
-    const db = rateLimitsDb(this.database);
+  override async deleteExpired(max: number): Promise<SweepResult> {
+    const due = {
+      table: RATE_LIMIT_TABLE,
+      key: 'key',
+      column: 'expire',
+      op: '<=',
+      value: Date.now(),
+    } as const;
     try {
-      const result = await db
-        .deleteFrom('rate_limits')
-        .where('key', 'in', (eb) =>
-          eb
-            .selectFrom('rate_limits')
-            .select('key')
-            .where('expire', '<=', now)
-            .orderBy('expire')
-            .limit(max),
-        )
-        .where('expire', '<=', now)
-        .executeTakeFirst();
-      const removed = Number(result.numDeletedRows);
-      return { removed, more: removed >= max };
+      return await deleteOldest(this.database.db, due, max);
     } catch (error) {
       throw new StoreUnavailableError('rate-limit', error);
     }

@@ -1,3 +1,4 @@
+import type { SweepResult } from '../common/sweep';
 import type { GeoLocation } from '../geoip/geo-location';
 import { NewSession, Session } from './session';
 
@@ -51,11 +52,7 @@ export type ImportOutcome =
   /** Its id was not made for its user (see session-id.ts): a cluster could not find it by id. */
   | 'foreign';
 
-export interface SweepResult {
-  readonly removed: number;
-  /** True when the batch limit stopped the sweep before every expired session was visited. */
-  readonly more: boolean;
-}
+export type { SweepResult } from '../common/sweep';
 
 /**
  * Where sessions live. Every method is atomic on its own: concurrent calls (also from other

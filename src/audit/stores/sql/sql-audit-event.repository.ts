@@ -3,7 +3,9 @@ import { StoreUnavailableError } from '../../../common/errors';
 import { SqlDatabase } from '../../../database/database';
 import type { GeoLocation } from '../../../geoip/geo-location';
 import { AuditDetail, AuditEvent, AuditEventType } from '../../audit-event';
-import { AuditEventRepository, AuditSweepResult } from '../../audit-event.repository';
+import { AuditEventRepository } from '../../audit-event.repository';
+import type { SweepResult } from '../../../common/sweep';
+import { deleteOldest } from '../../../database/delete-oldest';
 import { auditDb, AuditEventsTable, AuditSchema } from './sql-audit.schema';
 
 /** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits (10 per row). */
@@ -45,22 +47,15 @@ export class SqlAuditEventRepository extends AuditEventRepository {
     return rows.map(toEvent);
   }
 
-  async deleteOlderThan(cutoffMs: number, max: number): Promise<AuditSweepResult> {
-    const result = await this.guard(() =>
-      this.db
-        .deleteFrom('audit_events')
-        .where('id', 'in', (eb) =>
-          eb
-            .selectFrom('audit_events')
-            .select('id')
-            .where('at', '<', cutoffMs)
-            .orderBy('at')
-            .limit(max),
-        )
-        .executeTakeFirst(),
-    );
-    const removed = Number(result.numDeletedRows);
-    return { removed, more: removed >= max };
+  async deleteOlderThan(cutoffMs: number, max: number): Promise<SweepResult> {
+    const due = {
+      table: 'audit_events',
+      key: 'id',
+      column: 'at',
+      op: '<',
+      value: cutoffMs,
+    } as const;
+    return this.guard(() => deleteOldest(this.db, due, max));
   }
 
   async deleteForUser(userId: string): Promise<number> {

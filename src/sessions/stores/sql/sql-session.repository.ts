@@ -1,8 +1,9 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { CompiledQuery, Insertable, Kysely, Selectable, sql, Transaction } from 'kysely';
+import { Insertable, Kysely, Selectable, sql, Transaction } from 'kysely';
 import { Clock } from '../../../common/clock';
 import { DomainError, StoreUnavailableError } from '../../../common/errors';
 import { DatabaseKind, SqlDatabase } from '../../../database/database';
+import { deleteOldest } from '../../../database/delete-oldest';
 import type { GeoLocation } from '../../../geoip/geo-location';
 import {
   expiresAt,
@@ -72,13 +73,11 @@ export class SqlSessionRepository extends SessionRepository {
   readonly durable = true;
   private readonly db: Db;
   private readonly kind: DatabaseKind;
-  /** The guard's query, compiled once: only its parameters change per request. */
-  private readonly findLiveQuery: CompiledQuery<Row>;
-  /** The same query, prepared once (see `findById`). */
+  /** The guard's query, prepared once (see `findById`). */
   private readonly findLivePrepared: (id: string, now: number) => Promise<Row[]>;
 
   constructor(
-    private readonly database: SqlDatabase,
+    database: SqlDatabase,
     private readonly policy: SessionPolicy,
     private readonly clock: Clock,
   ) {
@@ -87,14 +86,13 @@ export class SqlSessionRepository extends SessionRepository {
     this.kind = database.kind;
     // Every column named (not `*`): a prepared statement whose result columns changed (a later
     // migration adding one) would fail on connections that prepared it before.
-    this.findLiveQuery = this.db
+    const text = this.db
       .selectFrom('sessions')
       .select(SESSION_COLUMNS)
       .where('id', '=', '')
       .where('expires_at', '>', 0)
-      .compile() as CompiledQuery<Row>;
+      .compile().sql;
     const { driver } = database;
-    const text = this.findLiveQuery.sql;
     this.findLivePrepared =
       driver.kind === 'postgres'
         ? async (id, now) =>
@@ -283,22 +281,14 @@ export class SqlSessionRepository extends SessionRepository {
 
   /** Deletes up to `max` of the sessions that expired first: a range of the expiry index. */
   async deleteExpired(max: number): Promise<SweepResult> {
-    const now = this.now();
-    const result = await this.guard(() =>
-      this.db
-        .deleteFrom('sessions')
-        .where('id', 'in', (eb) =>
-          eb
-            .selectFrom('sessions')
-            .select('id')
-            .where('expires_at', '<=', now)
-            .orderBy('expires_at')
-            .limit(max),
-        )
-        .executeTakeFirst(),
-    );
-    const removed = Number(result.numDeletedRows);
-    return { removed, more: removed >= max };
+    const due = {
+      table: 'sessions',
+      key: 'id',
+      column: 'expires_at',
+      op: '<=',
+      value: this.now(),
+    } as const;
+    return this.guard(() => deleteOldest(this.db, due, max));
   }
 
   /**
