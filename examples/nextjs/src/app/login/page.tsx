@@ -2,36 +2,21 @@
 
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import { useState } from 'react';
-import type { FormEvent } from 'react';
 import { useAuth } from '../../auth/auth-provider';
-import { describeError } from '../../auth/messages';
+import { useFormAction } from '../../auth/use-form-action';
 
 export default function LoginPage() {
   const { auth, status } = useAuth();
   const router = useRouter();
-  const [problem, setProblem] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  async function submit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
+  const { submit, problem, busy } = useFormAction(async (form) => {
     if (auth === null) return;
-    const form = new FormData(event.currentTarget);
-    setBusy(true);
-    setProblem(null);
-    try {
-      // Keeps the token in memory, and the browser keeps the HttpOnly cookies the answer sets.
-      await auth.login({
-        email: String(form.get('email')),
-        password: String(form.get('password')),
-      });
-      router.push('/me');
-    } catch (error) {
-      setProblem(describeError(error, 'Wrong email or password.'));
-    } finally {
-      setBusy(false);
-    }
-  }
+    // Keeps the token in memory, and the browser keeps the HttpOnly cookies the answer sets.
+    await auth.login({
+      email: String(form.get('email')),
+      password: String(form.get('password')),
+    });
+    router.push('/me');
+  }, 'Wrong email or password.');
 
   return (
     <>

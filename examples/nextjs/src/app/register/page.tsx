@@ -2,37 +2,22 @@
 
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import { useState } from 'react';
-import type { FormEvent } from 'react';
 import { useAuth } from '../../auth/auth-provider';
-import { describeError } from '../../auth/messages';
+import { useFormAction } from '../../auth/use-form-action';
 
 export default function RegisterPage() {
   const { auth } = useAuth();
   const router = useRouter();
-  const [problem, setProblem] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  async function submit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
+  const { submit, problem, busy } = useFormAction(async (form) => {
     if (auth === null) return;
-    const form = new FormData(event.currentTarget);
     const email = String(form.get('email'));
     const password = String(form.get('password'));
     const displayName = String(form.get('displayName')).trim();
-    setBusy(true);
-    setProblem(null);
-    try {
-      // Registering does not log in; logging in right after does.
-      await auth.register({ email, password, ...(displayName ? { displayName } : {}) });
-      await auth.login({ email, password });
-      router.push('/me');
-    } catch (error) {
-      setProblem(describeError(error));
-    } finally {
-      setBusy(false);
-    }
-  }
+    // Registering does not log in; logging in right after does.
+    await auth.register({ email, password, ...(displayName ? { displayName } : {}) });
+    await auth.login({ email, password });
+    router.push('/me');
+  });
 
   return (
     <>
