@@ -65,7 +65,7 @@ interface NextApp {
   stop(): Promise<void>;
 }
 
-/** `next start` on APP_PORT in its own process group (Next.js may start workers); resolves once it serves pages. */
+/** `next start` on APP_PORT (one process); resolves once it serves pages. */
 async function startNextApp(): Promise<NextApp> {
   const next = require.resolve('next/dist/bin/next', { paths: [EXAMPLE] });
   const child: ChildProcess = spawn(
@@ -80,24 +80,16 @@ async function startNextApp(): Promise<NextApp> {
         AUTH_API_URL: API,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
     },
   );
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      process.kill(-(child.pid as number), name);
-    } catch {
-      // the group is gone already
-    }
-  };
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    signal('SIGTERM');
-    const timer = setTimeout(() => signal('SIGKILL'), 5_000);
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
     await exited;
     clearTimeout(timer);
   };
