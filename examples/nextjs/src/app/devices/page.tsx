@@ -27,19 +27,26 @@ export default function DevicesPage() {
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
-  /** Runs one call to the service; a 401 means this browser's session is over. */
-  const run = useCallback(async (task: () => Promise<void>) => {
-    setBusy(true);
-    setProblem(null);
-    try {
-      await task();
-    } catch (error) {
-      if (error instanceof FingerprintAuthError && error.status === 401) setSessions(null);
-      else setProblem(describeError(error));
-    } finally {
-      setBusy(false);
-    }
-  }, []);
+  /**
+   * Runs one call to the service. A 401 with no token left means the session is over (the
+   * provider hears `loggedout` and the page shows the login link); with a token, try again.
+   */
+  const run = useCallback(
+    async (task: () => Promise<void>) => {
+      setBusy(true);
+      setProblem(null);
+      try {
+        await task();
+      } catch (error) {
+        const refused = error instanceof FingerprintAuthError && error.status === 401;
+        if (refused && auth?.accessToken == null) setSessions(null);
+        else setProblem(describeError(error, 'The service refused the request; try again.'));
+      } finally {
+        setBusy(false);
+      }
+    },
+    [auth],
+  );
 
   const load = useCallback(
     () =>

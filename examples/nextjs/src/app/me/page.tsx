@@ -6,6 +6,8 @@ import { useAuth } from '../../auth/auth-provider';
 import { describeError } from '../../auth/messages';
 import { SignedOut } from '../../components/signed-out';
 
+const REFUSED = 'The service refused the request; try again.';
+
 type Result =
   | { readonly kind: 'idle' }
   | { readonly kind: 'loading' }
@@ -27,7 +29,11 @@ export default function MePage() {
     setResult({ kind: 'loading' });
     try {
       const response = await auth.fetch('/auth/me');
-      if (response.status === 401) setResult({ kind: 'signed-out' });
+      // A 401 after the client's refresh and retry: signed out if the refresh was refused (the
+      // client then holds no token); otherwise the token changed under the request, and a second
+      // try will do.
+      if (response.status === 401 && auth.accessToken === null) setResult({ kind: 'signed-out' });
+      else if (response.status === 401) setResult({ kind: 'problem', message: REFUSED });
       else if (!response.ok)
         setResult({ kind: 'problem', message: `The service answered ${response.status}.` });
       else setResult({ kind: 'ok', me: (await response.json()) as MeResponse });
