@@ -402,6 +402,46 @@ async function startAppWithRedisCounters(
   };
 }
 
+/**
+ * What every shared counter store shows: two instances of one deployment count one account's
+ * attempts together, store no email in a key, and a success on one clears the other's count.
+ */
+function sharedCounterCases(
+  apps: () => [TestApp, TestApp],
+  keying: string,
+  storedKeys: (target: TestApp) => Promise<string[]>,
+  keyShape: (key: string) => boolean,
+): void {
+  it(`shares counters between instances, ${keying}`, async () => {
+    const [first, second] = apps();
+    const email = uniqueEmail();
+    expect((await register(first, email)).statusCode).toBe(201);
+    expect((await register(second, email)).statusCode).toBe(409);
+    expect((await login(first, email, 'wrong 1', '203.0.113.1')).statusCode).toBe(401);
+    expect((await login(second, email, 'wrong 2', '203.0.113.2')).statusCode).toBe(401);
+    expect((await login(first, email, 'wrong 3', '203.0.113.3')).statusCode).toBe(401);
+    expectTooMany(await login(second, email, PASSWORD, '203.0.113.4'));
+    expectTooMany(await login(first, email, PASSWORD, '203.0.113.5'));
+
+    const keys = await storedKeys(first);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.every(keyShape)).toBe(true);
+    expect(keys.join('\n')).not.toContain(email);
+  });
+
+  it('a success on one instance clears the account on the other', async () => {
+    const [first, second] = apps();
+    const email = uniqueEmail();
+    expect((await register(first, email)).statusCode).toBe(201);
+    expect((await login(first, email, 'wrong 1')).statusCode).toBe(401);
+    expect((await login(first, email, 'wrong 2')).statusCode).toBe(401);
+    expect((await login(second, email, PASSWORD)).statusCode).toBe(200);
+    expect((await login(first, email, 'wrong 3')).statusCode).toBe(401);
+    expect((await login(first, email, 'wrong 4')).statusCode).toBe(401);
+    expect((await login(second, email, PASSWORD)).statusCode).toBe(200);
+  });
+}
+
 describeWithRedis('rate limits (e2e, Redis counters)', (url) => {
   const prefix = `fpa-rl-${randomBytes(6).toString('hex')}:`;
   const dir = mkdtempSync(join(tmpdir(), 'fpa-rl-'));
@@ -409,8 +449,7 @@ describeWithRedis('rate limits (e2e, Redis counters)', (url) => {
   let second: TestApp;
 
   beforeAll(async () => {
-    // Two instances of one deployment: one user database, one Redis. Passport keeps one JWT
-    // strategy per process (the last app's), so these tests use public routes only.
+    // Two instances of one deployment: one user database, one Redis.
     const limits = {
       RATE_LIMIT_LOGIN_PER_ACCOUNT: '3',
       DATABASE_URL: `sqlite:${join(dir, 'users.db')}`,
@@ -430,33 +469,12 @@ describeWithRedis('rate limits (e2e, Redis counters)', (url) => {
     }
   });
 
-  it('shares counters between instances, keyed under the prefix without the email', async () => {
-    const email = uniqueEmail();
-    expect((await register(first, email)).statusCode).toBe(201);
-    expect((await register(second, email)).statusCode).toBe(409);
-    expect((await login(first, email, 'wrong 1', '203.0.113.1')).statusCode).toBe(401);
-    expect((await login(second, email, 'wrong 2', '203.0.113.2')).statusCode).toBe(401);
-    expect((await login(first, email, 'wrong 3', '203.0.113.3')).statusCode).toBe(401);
-    expectTooMany(await login(second, email, PASSWORD, '203.0.113.4'));
-    expectTooMany(await login(first, email, PASSWORD, '203.0.113.5'));
-
-    const redis = first.app.get<Redis>(REDIS_CLIENT);
-    const keys = await keysWithPrefix(redis, prefix);
-    expect(keys.length).toBeGreaterThan(0);
-    expect(keys.every((key) => key.startsWith(`${prefix}ratelimit:`))).toBe(true);
-    expect(keys.join('\n')).not.toContain(email);
-  });
-
-  it('a success on one instance clears the account on the other', async () => {
-    const email = uniqueEmail();
-    expect((await register(first, email)).statusCode).toBe(201);
-    expect((await login(first, email, 'wrong 1')).statusCode).toBe(401);
-    expect((await login(first, email, 'wrong 2')).statusCode).toBe(401);
-    expect((await login(second, email, PASSWORD)).statusCode).toBe(200);
-    expect((await login(first, email, 'wrong 3')).statusCode).toBe(401);
-    expect((await login(first, email, 'wrong 4')).statusCode).toBe(401);
-    expect((await login(second, email, PASSWORD)).statusCode).toBe(200);
-  });
+  sharedCounterCases(
+    () => [first, second],
+    'keyed under the prefix without the email',
+    async (target) => keysWithPrefix(target.app.get<Redis>(REDIS_CLIENT), prefix),
+    (key) => key.startsWith(`${prefix}ratelimit:`),
+  );
 });
 
 describeWithPostgres('rate limits (e2e, SQL counters)', (serverUrl) => {
@@ -466,7 +484,6 @@ describeWithPostgres('rate limits (e2e, SQL counters)', (serverUrl) => {
 
   beforeAll(async () => {
     // Two instances of one deployment on one PostgreSQL database: users, sessions and counters.
-    // Passport keeps one JWT strategy per process (the last app's): public routes only.
     const { url } = await databases.create();
     const env = {
       SESSION_STORE: 'sql',
@@ -487,32 +504,12 @@ describeWithPostgres('rate limits (e2e, SQL counters)', (serverUrl) => {
   const counters = (target: TestApp) =>
     rateLimitsDb(target.app.get<SqlDatabase>(SQL_DATABASE)).selectFrom('rate_limits');
 
-  it('shares counters between instances, keyed by rule without the email', async () => {
-    const email = uniqueEmail();
-    expect((await register(first, email)).statusCode).toBe(201);
-    expect((await register(second, email)).statusCode).toBe(409);
-    expect((await login(first, email, 'wrong 1', '203.0.113.1')).statusCode).toBe(401);
-    expect((await login(second, email, 'wrong 2', '203.0.113.2')).statusCode).toBe(401);
-    expect((await login(first, email, 'wrong 3', '203.0.113.3')).statusCode).toBe(401);
-    expectTooMany(await login(second, email, PASSWORD, '203.0.113.4'));
-    expectTooMany(await login(first, email, PASSWORD, '203.0.113.5'));
-
-    const keys = (await counters(first).select('key').execute()).map((row) => row.key);
-    expect(keys.length).toBeGreaterThan(0);
-    expect(keys.every((key) => /^(login|register):(ip|account):[\w-]{43}$/.test(key))).toBe(true);
-    expect(keys.join('\n')).not.toContain(email);
-  });
-
-  it('a success on one instance clears the account on the other', async () => {
-    const email = uniqueEmail();
-    expect((await register(first, email)).statusCode).toBe(201);
-    expect((await login(first, email, 'wrong 1')).statusCode).toBe(401);
-    expect((await login(first, email, 'wrong 2')).statusCode).toBe(401);
-    expect((await login(second, email, PASSWORD)).statusCode).toBe(200);
-    expect((await login(first, email, 'wrong 3')).statusCode).toBe(401);
-    expect((await login(first, email, 'wrong 4')).statusCode).toBe(401);
-    expect((await login(second, email, PASSWORD)).statusCode).toBe(200);
-  });
+  sharedCounterCases(
+    () => [first, second],
+    'keyed by rule without the email',
+    async (target) => (await counters(target).select('key').execute()).map((row) => row.key),
+    (key) => /^(login|register):(ip|account):[\w-]{43}$/.test(key),
+  );
 
   it('the session cleanup job sweeps counters whose window has ended, and only those', async () => {
     const db = rateLimitsDb(first.app.get<SqlDatabase>(SQL_DATABASE));
