@@ -292,3 +292,38 @@ export async function waitForCluster(ports: readonly number[], timeoutMs = 30_00
     );
   }
 }
+
+/**
+ * Waits (bounded) until the replica on `replicaPort` has taken over its failed master's slots
+ * and the `survivors` report `cluster_state:ok` again.
+ */
+export async function waitForPromotion(
+  replicaPort: number,
+  survivors: readonly number[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  await waitFor(
+    `the replica on ${replicaPort} was not promoted`,
+    async () => {
+      const self = (await clusterNodes(replicaPort)).find((node) => node.port === replicaPort);
+      if (self?.role !== 'master') return false;
+      for (const port of survivors) {
+        if (!(await redisCommand(port, 'CLUSTER INFO')).includes('cluster_state:ok')) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+  );
+}
+
+/** Waits (bounded) until the node on `port` is a replica in sync with its master. */
+export async function waitForReplicaSync(port: number, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    `the node on ${port} did not become a replica in sync with its master`,
+    async () => {
+      const info = await replicationInfo(port);
+      return info.role === 'slave' && info.master_link_status === 'up';
+    },
+    timeoutMs,
+  );
+}

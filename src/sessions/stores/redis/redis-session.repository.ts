@@ -1,7 +1,7 @@
 import { Cluster } from 'ioredis';
 import { Clock } from '../../../common/clock';
 import { StoreUnavailableError } from '../../../common/errors';
-import type { RedisClient } from '../../../redis/redis-client';
+import { RedisClient, waitUntilReady } from '../../../redis/redis-client';
 import type { GeoLocation } from '../../../geoip/geo-location';
 import {
   isLive,
@@ -278,6 +278,26 @@ export interface RedisDurability {
 
 const MASTER_ONLY: RedisDurability = { replicas: 0, timeoutMs: 0 };
 
+/** Each client's second connection, for the writes that wait for replicas (see `writerFor`). */
+const writers = new WeakMap<RedisClient, RedisClient>();
+
+/**
+ * A second connection of `client`'s, closed with it. `WAIT` holds its connection until the
+ * replicas answer and Redis reads nothing else from it meanwhile, so on the shared connection
+ * every guarded request's read would queue behind the writes that wait, for the whole timeout
+ * while a replica is down. Its errors surface as the failing writes (503); the client's own
+ * listeners log the outage.
+ */
+function writerFor(client: RedisClient): RedisClient {
+  const known = writers.get(client);
+  if (known !== undefined) return known;
+  const writer = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  writer.on('error', () => undefined);
+  client.once('end', () => writer.disconnect());
+  writers.set(client, writer);
+  return writer;
+}
+
 /** Keys asked for per SCAN step (and hashes read at once) when exporting. */
 const EXPORT_BATCH = 500;
 type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
@@ -292,6 +312,8 @@ export class RedisSessionRepository extends SessionRepository {
   readonly durable = true;
   /** How long the client waits for a command (ms); 0 when it waits forever. */
   private readonly commandTimeoutMs: number;
+  /** Where the writes that wait for replicas go; null when none waits. */
+  private readonly writer: RedisClient | null;
 
   constructor(
     private readonly client: RedisClient,
@@ -303,6 +325,7 @@ export class RedisSessionRepository extends SessionRepository {
     super();
     const options = client instanceof Cluster ? client.options.redisOptions : client.options;
     this.commandTimeoutMs = options?.commandTimeout ?? 0;
+    this.writer = durability.replicas > 0 ? writerFor(client) : null;
     // EVALSHA with the script cached per connection; ioredis loads it again where needed.
     for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) {
       client.defineCommand(name, { numberOfKeys: keys, lua: PRELUDE + lua });
@@ -561,16 +584,20 @@ export class RedisSessionRepository extends SessionRepository {
   /**
    * Runs a script whose change must survive a failover (a login, a rotation, a revocation) and
    * says whether `durability.replicas` replicas hold it. The script and `WAIT` go as one
-   * pipeline, on the connection to the master that owns the keys: WAIT counts the replicas that
-   * have everything its own connection wrote before it. The script goes as EVAL, not EVALSHA:
-   * ioredis would resend a script the server did not know outside the pipeline, after the WAIT.
+   * pipeline, on the writer's connection to the master that owns the keys: WAIT counts the
+   * replicas that have everything its own connection wrote before it. The script goes as EVAL,
+   * not EVALSHA: ioredis would resend a script the server did not know outside the pipeline,
+   * after the WAIT.
    */
   private async write(name: ScriptName, ...args: (string | number)[]): Promise<Written<unknown>> {
     const { replicas, timeoutMs } = this.durability;
-    if (replicas === 0) return { reply: await this.call(name, ...args), replicated: true };
+    const writer = this.writer;
+    if (writer === null) return { reply: await this.call(name, ...args), replicated: true };
+    // Connecting (just made, or after an outage): bounded like any command, then its error.
+    if (writer.status !== 'ready') await waitUntilReady(writer, this.commandTimeoutMs || 1000);
     const { keys, lua } = SCRIPTS[name];
     const results = await this.guard(() =>
-      this.client
+      writer
         .pipeline()
         .eval(PRELUDE + lua, keys, ...args)
         .wait(replicas, timeoutMs)
@@ -582,8 +609,8 @@ export class RedisSessionRepository extends SessionRepository {
     if (scriptError !== null) {
       // A slot that moved (a failover): ioredis retries a pipeline only when all of it failed
       // alike, and WAIT, which has no key, did not; learn the new owner for the next write.
-      if (this.client instanceof Cluster && /^(MOVED|ASK) /.test(scriptError.message)) {
-        this.client.refreshSlotsCache();
+      if (writer instanceof Cluster && /^(MOVED|ASK) /.test(scriptError.message)) {
+        writer.refreshSlotsCache();
       }
       throw new StoreUnavailableError('sessions', scriptError);
     }
