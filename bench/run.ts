@@ -11,6 +11,7 @@ import { cleanupPause, MAX_DELAY_TARGET_MS } from './cleanup-pause.bench';
 import { loginStorm, STORM_TARGET_RATIO } from './login-storm.bench';
 import { revocationLatency, REVOCATION_TARGET_MS } from './revocation.bench';
 import { cpuProfiles } from './cpu-profile.bench';
+import { redisWait } from './redis-wait.bench';
 import { median } from './lib/stats';
 
 /**
@@ -18,11 +19,20 @@ import { median } from './lib/stats';
  * Runs every part, prints the tables and writes them into BENCHMARKS.md between the generated
  * markers; the hand-written analysis around them is kept.
  *
- * Options: --quick, --only=guard,store,stores,cleanup,storm,revocation,profile (prints, writes nothing
+ * Options: --quick, --only=guard,store,stores,cleanup,storm,revocation,profile,wait (prints, writes nothing
  * unless --write), --output=<file>. Environment: BENCH_REDIS_URL (or REDIS_URL_TEST) for the
  * Redis-mode parts; BENCH_APP_<NAME>=value adds NAME=value to every bench app's environment.
  */
-const PARTS = ['guard', 'store', 'stores', 'cleanup', 'storm', 'revocation', 'profile'] as const;
+const PARTS = [
+  'guard',
+  'store',
+  'stores',
+  'cleanup',
+  'storm',
+  'revocation',
+  'profile',
+  'wait',
+] as const;
 type Part = (typeof PARTS)[number];
 
 interface Summary {
@@ -172,6 +182,9 @@ async function main(): Promise<void> {
             }
           : { measured: 'not available in this build', result: 'not measured' }),
       });
+    }
+    if (wanted('wait')) {
+      sections.push((await redisWait(context)).markdown);
     }
     if (wanted('profile')) {
       sections.push(
