@@ -4,7 +4,7 @@ import { machineInfo } from './lib/machine';
 import { table, writeGenerated } from './lib/markdown';
 import { redisAnswers, removeRedisKeys } from './lib/redis-cleanup';
 import { compileForChildren } from './lib/compile';
-import { guardThroughput } from './guard-throughput.bench';
+import { guardGoals, guardThroughput, judgeGoal } from './guard-throughput.bench';
 import { sessionStore, STORE_TARGET_BYTES } from './session-store.report';
 import { storeComparison } from './store-comparison.bench';
 import { cleanupPause, MAX_DELAY_TARGET_MS } from './cleanup-pause.bench';
@@ -74,42 +74,7 @@ async function main(): Promise<void> {
       const result = await guardThroughput(context);
       sections.push(result.markdown);
       summary.push(
-        {
-          what: 'guarded vs unguarded throughput',
-          target: '≥ 90%',
-          ...ratio(result.ratios.guardedVsUnguarded, 0.9, 'percent'),
-        },
-        {
-          what: 'guarded vs baseline A throughput',
-          target: '≥ 8x',
-          ...ratio(result.ratios.guardedVsBaselineA, 8, 'times'),
-        },
-        {
-          what: 'Redis mode vs memory mode throughput',
-          target: '≥ 60%',
-          ...(result.ratios.redisVsMemory === null
-            ? { measured: 'not available in this build', result: 'not measured' }
-            : ratio(result.ratios.redisVsMemory, 0.6, 'percent')),
-        },
-        {
-          what: 'guarded throughput, audit trail on vs off',
-          target: '≥ 95%',
-          ...ratio(result.ratios.auditOnVsOff, 0.95, 'percent'),
-        },
-        {
-          what: 'SQL (PostgreSQL) mode vs memory mode throughput',
-          target: '≥ 35%',
-          ...(result.ratios.postgresVsMemory === null
-            ? { measured: 'PostgreSQL not available', result: 'not measured' }
-            : ratio(result.ratios.postgresVsMemory, 0.35, 'percent')),
-        },
-        {
-          what: 'SQL (SQLite) mode vs memory mode throughput',
-          target: '≥ 60%',
-          ...(result.ratios.sqliteVsMemory === null
-            ? { measured: 'not available', result: 'not measured' }
-            : ratio(result.ratios.sqliteVsMemory, 0.6, 'percent')),
-        },
+        ...guardGoals(result.ratios).map((goal) => ({ what: goal.what, ...judgeGoal(goal) })),
       );
     }
     if (wanted('store')) {
@@ -221,14 +186,6 @@ async function main(): Promise<void> {
 }
 
 const formatMs = (ms: number): string => ms.toFixed(0);
-
-function ratio(value: number, goal: number, style: 'percent' | 'times') {
-  const measured = style === 'percent' ? `${(value * 100).toFixed(0)}%` : `${value.toFixed(1)}x`;
-  return {
-    measured,
-    result: !Number.isFinite(value) ? 'not measured' : value >= goal ? '**met**' : '**missed**',
-  };
-}
 
 const SKELETON = '# Benchmarks\n';
 
