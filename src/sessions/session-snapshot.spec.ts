@@ -1,5 +1,6 @@
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -17,6 +18,7 @@ import { NewSession, Session, SessionPolicy } from './session';
 import { SessionRepository } from './session.repository';
 import {
   readSnapshot,
+  removeUnfinishedWrites,
   SessionSnapshotService,
   SNAPSHOT_FORMAT,
   SnapshotFormatError,
@@ -132,6 +134,30 @@ describe('writeSnapshot / readSnapshot', () => {
 
     expect(readFileSync(path, 'utf8')).toBe(before);
     expect(readdirSync(dir)).toEqual(['sessions.snapshot']);
+  });
+
+  it('removes the temp files of unfinished writes of that path, and nothing else', async () => {
+    const path = join(dir, 'sessions.snapshot');
+    await writeSnapshot(path, store.exportAll());
+    const unfinished = [
+      '.sessions.snapshot.0123456789ab.tmp',
+      '.sessions.snapshot.ffffffffffff.tmp',
+    ];
+    const others = [
+      '.other.snapshot.0123456789ab.tmp',
+      '.sessions.snapshot.0123.tmp',
+      '.sessions.snapshot.0123456789ab.tmp.keep',
+      'sessions.snapshot.corrupt-2026-01-01T00-00-00-000Z',
+      'sessions.snapshot',
+    ];
+    for (const name of [...unfinished, ...others]) {
+      if (name !== 'sessions.snapshot') writeFileSync(join(dir, name), 'partial');
+    }
+
+    expect((await removeUnfinishedWrites(path)).sort()).toEqual(unfinished);
+
+    expect(readdirSync(dir).sort()).toEqual([...others].sort());
+    expect(await removeUnfinishedWrites(path)).toEqual([]);
   });
 
   describe('refuses what is not a whole snapshot', () => {
@@ -295,6 +321,58 @@ describe('SessionSnapshotService', () => {
     expect((await small.stats()).stored).toBe(0);
     // The file is fine, just too big for this configuration: it stays where it is.
     expect(existsSync(path)).toBe(true);
+  });
+
+  it('removes the temp file of a write a crash interrupted, then restores the last whole snapshot', async () => {
+    const source = new InMemorySessionRepository(policy, 100, clock);
+    const { session } = await source.create(newSession());
+    await writeSnapshot(path, source.exportAll());
+    writeFileSync(join(dir, '.sessions.snapshot.a1b2c3d4e5f6.tmp'), '{"format":"fingerprint-');
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const store = new InMemorySessionRepository(policy, 100, clock);
+      await service(store).onModuleInit();
+
+      expect(readdirSync(dir)).toEqual(['sessions.snapshot']);
+      expect(await store.findById(session.id)).toEqual(await source.findById(session.id));
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0][0]).toMatchObject({
+        event: 'snapshot_unfinished',
+        files: ['.sessions.snapshot.a1b2c3d4e5f6.tmp'],
+      });
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('logs a failed write with its error code, removes its temp file and writes on the next try', async () => {
+    // A folder where the file should be: the temp file is written whole, and the rename over the
+    // folder fails, even for root.
+    mkdirSync(path);
+    writeFileSync(join(path, 'in-the-way'), '');
+    const store = new InMemorySessionRepository(policy, 100, clock);
+    await store.create(newSession());
+    const snapshots = service(store);
+    const error = jest.spyOn(Logger.prototype, 'error');
+    try {
+      await expect(snapshots.save()).resolves.toBeUndefined();
+      expect(error).toHaveBeenCalledTimes(1);
+      expect(error.mock.calls[0][0]).toEqual({
+        event: 'snapshot_failed',
+        reason: 'interval',
+        code: 'EISDIR',
+        error: expect.stringContaining('EISDIR'),
+      });
+      expect(readdirSync(dir)).toEqual(['sessions.snapshot']);
+
+      rmSync(path, { recursive: true });
+      await snapshots.save();
+      expect(error).toHaveBeenCalledTimes(1);
+      expect(await readAll(path)).toHaveLength(1);
+      expect(readdirSync(dir)).toEqual(['sessions.snapshot']);
+    } finally {
+      error.mockRestore();
+    }
   });
 
   it('joins a write already under way instead of starting a second one', async () => {
