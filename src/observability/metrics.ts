@@ -89,6 +89,12 @@ export class FingerprintAuthMetrics {
     registers: [this.registry],
   });
 
+  readonly snapshotFailures = new Counter({
+    name: 'fpa_session_snapshot_failures_total',
+    help: 'Snapshot writes of the in-memory session store that failed (the previous snapshot is kept; the next interval tries again)',
+    registers: [this.registry],
+  });
+
   readonly auditQueued = new Gauge({
     name: 'fpa_audit_events_queued',
     help: 'Audit events waiting to be written',

@@ -1,3 +1,4 @@
+import { FingerprintAuthMetrics } from '../observability/metrics';
 import {
   existsSync,
   mkdirSync,
@@ -255,7 +256,7 @@ describe('SessionSnapshotService', () => {
       ...overrides,
     });
   const service = (store: InMemorySessionRepository, overrides: Record<string, string> = {}) =>
-    new SessionSnapshotService(store, clock, config(overrides));
+    new SessionSnapshotService(store, clock, config(overrides), new FingerprintAuthMetrics());
 
   it('writes live sessions at shutdown and restores the unexpired ones at start', async () => {
     const before = new InMemorySessionRepository(policy, 100, clock);
@@ -352,10 +353,14 @@ describe('SessionSnapshotService', () => {
     writeFileSync(join(path, 'in-the-way'), '');
     const store = new InMemorySessionRepository(policy, 100, clock);
     await store.create(newSession());
-    const snapshots = service(store);
+    const metrics = new FingerprintAuthMetrics();
+    const snapshots = new SessionSnapshotService(store, clock, config(), metrics);
+    const failures = async () =>
+      (await metrics.snapshotFailures.get()).values.reduce((sum, { value }) => sum + value, 0);
     const error = jest.spyOn(Logger.prototype, 'error');
     try {
       await expect(snapshots.save()).resolves.toBeUndefined();
+      expect(await failures()).toBe(1);
       expect(error).toHaveBeenCalledTimes(1);
       expect(error.mock.calls[0][0]).toEqual({
         event: 'snapshot_failed',
@@ -368,6 +373,7 @@ describe('SessionSnapshotService', () => {
       rmSync(path, { recursive: true });
       await snapshots.save();
       expect(error).toHaveBeenCalledTimes(1);
+      expect(await failures()).toBe(1);
       expect(await readAll(path)).toHaveLength(1);
       expect(readdirSync(dir)).toEqual(['sessions.snapshot']);
     } finally {
@@ -394,7 +400,12 @@ describe('SessionSnapshotService', () => {
     });
     const store = new InMemorySessionRepository(policy, 100, clock);
     await store.create(newSession());
-    const snapshots = new SessionSnapshotService(store, clock, defaults);
+    const snapshots = new SessionSnapshotService(
+      store,
+      clock,
+      defaults,
+      new FingerprintAuthMetrics(),
+    );
     await snapshots.onModuleInit();
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     await snapshots.onApplicationShutdown();
@@ -415,13 +426,23 @@ describe('SessionSnapshotService', () => {
         REDIS_URL: 'redis://127.0.0.1:1',
         DATA_DIR: dataDir,
       });
-      const byDefault = new SessionSnapshotService(shared, clock, defaults);
+      const byDefault = new SessionSnapshotService(
+        shared,
+        clock,
+        defaults,
+        new FingerprintAuthMetrics(),
+      );
       await byDefault.onModuleInit();
       await byDefault.onApplicationShutdown();
       expect(warn).not.toHaveBeenCalled();
       expect(existsSync(dataDir)).toBe(false);
 
-      const explicit = new SessionSnapshotService(shared, clock, config());
+      const explicit = new SessionSnapshotService(
+        shared,
+        clock,
+        config(),
+        new FingerprintAuthMetrics(),
+      );
       await explicit.onModuleInit();
       await explicit.onApplicationShutdown();
       expect(warn).toHaveBeenCalledTimes(1);
@@ -437,7 +458,7 @@ describe('SessionSnapshotService', () => {
     const off = validateEnv({ NODE_ENV: 'test', SESSION_SNAPSHOT_PATH: 'off', DATA_DIR: dataDir });
     const store = new InMemorySessionRepository(policy, 100, clock);
     await store.create(newSession());
-    const snapshots = new SessionSnapshotService(store, clock, off);
+    const snapshots = new SessionSnapshotService(store, clock, off, new FingerprintAuthMetrics());
     await snapshots.onModuleInit();
     await snapshots.onApplicationShutdown();
     expect(existsSync(dataDir)).toBe(false);

@@ -8,6 +8,7 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { Clock } from '../common/clock';
 import type { GeoLocation } from '../geoip/geo-location';
 import { ensurePrivateDirectory } from '../options/data-files';
+import { FingerprintAuthMetrics } from '../observability/metrics';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { isLive, Session, toSeconds } from './session';
 import { SessionStoreFullError } from './session.errors';
@@ -361,6 +362,7 @@ export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdo
     private readonly sessions: SessionRepository,
     private readonly clock: Clock,
     config: FingerprintAuthConfig,
+    private readonly metrics: FingerprintAuthMetrics,
   ) {
     this.path = config.sessionSnapshotPath;
     this.pathSet = config.sessionSnapshotPathSet;
@@ -442,6 +444,7 @@ export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdo
       });
     } catch (error) {
       // The previous snapshot is untouched and the next interval tries again.
+      this.metrics.snapshotFailures.inc();
       this.logger.error({
         event: 'snapshot_failed',
         reason,
