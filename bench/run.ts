@@ -11,6 +11,7 @@ import { cleanupPause, MAX_DELAY_TARGET_MS } from './cleanup-pause.bench';
 import { loginStorm, STORM_TARGET_RATIO } from './login-storm.bench';
 import { revocationLatency, REVOCATION_TARGET_MS } from './revocation.bench';
 import { cpuProfiles } from './cpu-profile.bench';
+import { fuzzSuites } from './fuzz.bench';
 import { median } from './lib/stats';
 
 /**
@@ -18,11 +19,21 @@ import { median } from './lib/stats';
  * Runs every part, prints the tables and writes them into BENCHMARKS.md between the generated
  * markers; the hand-written analysis around them is kept.
  *
- * Options: --quick, --only=guard,store,stores,cleanup,storm,revocation,profile (prints, writes nothing
- * unless --write), --output=<file>. Environment: BENCH_REDIS_URL (or REDIS_URL_TEST) for the
- * Redis-mode parts; BENCH_APP_<NAME>=value adds NAME=value to every bench app's environment.
+ * Options: --quick, --only=guard,store,stores,cleanup,storm,revocation,profile,fuzz (prints,
+ * writes nothing unless --write), --output=<file>. Environment: BENCH_REDIS_URL (or
+ * REDIS_URL_TEST) for the Redis-mode parts; BENCH_APP_<NAME>=value adds NAME=value to every bench
+ * app's environment; FUZZ_SEED replays the inputs of an earlier fuzz part.
  */
-const PARTS = ['guard', 'store', 'stores', 'cleanup', 'storm', 'revocation', 'profile'] as const;
+const PARTS = [
+  'guard',
+  'store',
+  'stores',
+  'cleanup',
+  'storm',
+  'revocation',
+  'profile',
+  'fuzz',
+] as const;
 type Part = (typeof PARTS)[number];
 
 interface Summary {
@@ -144,6 +155,11 @@ async function main(): Promise<void> {
           ? (await cpuProfiles(context)).markdown
           : '## CPU profiles\n\nNot taken in quick mode: `npm run bench` profiles the guarded route and baseline A.',
       );
+    }
+    if (wanted('fuzz')) {
+      const result = await fuzzSuites(context);
+      sections.push(result.markdown);
+      summary.push(...result.summary);
     }
   } finally {
     if (redisUrl) {
