@@ -12,6 +12,7 @@ import { loginStorm, STORM_TARGET_RATIO } from './login-storm.bench';
 import { revocationLatency, REVOCATION_TARGET_MS } from './revocation.bench';
 import { cpuProfiles } from './cpu-profile.bench';
 import { fuzzSuites } from './fuzz.bench';
+import { redisWait } from './redis-wait.bench';
 import { median } from './lib/stats';
 
 /**
@@ -19,7 +20,7 @@ import { median } from './lib/stats';
  * Runs every part, prints the tables and writes them into BENCHMARKS.md between the generated
  * markers; the hand-written analysis around them is kept.
  *
- * Options: --quick, --only=guard,store,stores,cleanup,storm,revocation,profile,fuzz (prints,
+ * Options: --quick, --only=guard,store,stores,cleanup,storm,revocation,profile,fuzz,wait (prints,
  * writes nothing unless --write), --output=<file>. Environment: BENCH_REDIS_URL (or
  * REDIS_URL_TEST) for the Redis-mode parts; BENCH_APP_<NAME>=value adds NAME=value to every bench
  * app's environment; FUZZ_SEED replays the inputs of an earlier fuzz part.
@@ -33,6 +34,7 @@ const PARTS = [
   'revocation',
   'profile',
   'fuzz',
+  'wait',
 ] as const;
 type Part = (typeof PARTS)[number];
 
@@ -148,6 +150,9 @@ async function main(): Promise<void> {
             }
           : { measured: 'not available in this build', result: 'not measured' }),
       });
+    }
+    if (wanted('wait')) {
+      sections.push((await redisWait(context)).markdown);
     }
     if (wanted('profile')) {
       sections.push(

@@ -208,6 +208,27 @@ describe('validateEnv', () => {
     expect(problems.join('\n')).toContain(name);
   });
 
+  it('waits for no Redis replica unless told, and for at most 400 ms when told', () => {
+    expect(validateEnv({})).toMatchObject({ redisWaitReplicas: 0, redisWaitTimeoutMs: 100 });
+    expect(validateEnv({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '250' })).toMatchObject({
+      redisWaitReplicas: 1,
+      redisWaitTimeoutMs: 250,
+    });
+    for (const [name, value] of [
+      ['REDIS_WAIT_REPLICAS', '-1'],
+      ['REDIS_WAIT_REPLICAS', 'one'],
+      ['REDIS_WAIT_REPLICAS', '17'],
+      // 0 would make Redis wait forever; above 400 the command times out first.
+      ['REDIS_WAIT_TIMEOUT_MS', '0'],
+      ['REDIS_WAIT_TIMEOUT_MS', '500'],
+      ['REDIS_WAIT_TIMEOUT_MS', '1s'],
+    ]) {
+      const problems = problemsOf({ [name]: value });
+      expect(problems.length).toBeGreaterThan(0);
+      for (const problem of problems) expect(problem).toContain(name);
+    }
+  });
+
   it('requires REDIS_URL for the redis store and an idle TTL within the absolute one', () => {
     expect(problemsOf({ SESSION_STORE: 'redis' }).join()).toContain('REDIS_URL');
     expect(problemsOf({ SESSION_STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:6379' })).toEqual([]);

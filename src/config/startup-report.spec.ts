@@ -37,6 +37,15 @@ describe('start-up report', () => {
     expect(
       describeSessions(
         validateEnv({
+          SESSION_STORE: 'redis',
+          REDIS_URL: 'redis://10.0.0.1:7000',
+          REDIS_WAIT_REPLICAS: '1',
+        }),
+      ),
+    ).toContain('; a login, refresh or revocation is answered once 1 replica(s) have it');
+    expect(
+      describeSessions(
+        validateEnv({
           SESSION_STORE: 'sql',
           DATABASE_URL: 'postgres://fpa:pw@db.internal:5432/fpa',
         }),

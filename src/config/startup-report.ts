@@ -42,7 +42,12 @@ export function describeSessions(config: ServiceConfig): string {
         ),
       )
       .join(', ');
-    return `redis ${nodes} (prefix ${config.redisKeyPrefix}): kept by Redis across restarts of this service`;
+    const replicas = config.redisWaitReplicas;
+    const waits =
+      replicas === 0
+        ? ''
+        : `; a login, refresh or revocation is answered once ${replicas} replica(s) have it`;
+    return `redis ${nodes} (prefix ${config.redisKeyPrefix}): kept by Redis across restarts of this service${waits}`;
   }
   if (config.sessionStore === 'sql') {
     return `sql, the users' database (${describeUsers(config)}): every change committed as it happens, a restart or a crash keeps them`;

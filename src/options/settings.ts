@@ -171,6 +171,28 @@ export class FingerprintAuthSettings {
   @MaxLength(64)
   redisKeyPrefix = 'fpa:';
 
+  /**
+   * Replicas that must hold a login, refresh or revocation before it is answered (Redis `WAIT`
+   * after the write, on the master that took it); fewer within redisWaitTimeoutMs answers 503.
+   * 0: answered as soon as the master has it (a master lost before its replica caught up takes
+   * the last writes with it).
+   */
+  @integer()
+  @IsInt()
+  @Min(0)
+  @Max(16)
+  redisWaitReplicas = 0;
+
+  /**
+   * Longest a write waits for redisWaitReplicas (ms). Below the 500 ms the client gives any
+   * Redis command, which the wait is part of.
+   */
+  @integer()
+  @IsInt()
+  @Min(1)
+  @Max(400)
+  redisWaitTimeoutMs = 100;
+
   /** Unset: `sqlite:<dataDir>/fingerprint-auth.db`. */
   @IsOptional()
   @trimmed()

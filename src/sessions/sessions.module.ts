@@ -45,7 +45,16 @@ export async function sessionRepositoryFactory(
       return new InMemorySessionRepository(sessionPolicy(config), config.sessionCapacity, clock);
     case 'redis':
       if (redis === null) throw new Error('the redis session store needs the Redis client');
-      return new RedisSessionRepository(redis, sessionPolicy(config), clock, config.redisKeyPrefix);
+      return new RedisSessionRepository(
+        redis,
+        sessionPolicy(config),
+        clock,
+        config.redisKeyPrefix,
+        {
+          replicas: config.redisWaitReplicas,
+          timeoutMs: config.redisWaitTimeoutMs,
+        },
+      );
     case 'sql':
       if (database === null) throw new Error('the sql session store needs the database');
       await runMigrations(database.db, database.kind, SESSION_MIGRATIONS);

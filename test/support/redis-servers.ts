@@ -67,6 +67,8 @@ export interface RedisServer {
   readonly url: string;
   /** Stops the process (SIGTERM, SIGKILL after 5 s) and waits until it has exited. */
   stop(): Promise<void>;
+  /** Kills the process at once (SIGKILL), as a crash would: nothing is flushed or handed over. */
+  kill(): Promise<void>;
 }
 
 /** Starts a redis-server on a loopback port and waits until it answers PING. */
@@ -110,11 +112,12 @@ export async function startRedisServer(
     throw new Error(`${(error as Error).message}\n${output}`, { cause: error });
   }
 
+  const alive = () => child.exitCode === null && child.signalCode === null;
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
+      if (alive()) {
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
         await exited;
@@ -122,23 +125,41 @@ export async function startRedisServer(
       }
       if (ownDir) rmSync(dir, { recursive: true, force: true });
     },
+    kill: async () => {
+      if (alive()) child.kill('SIGKILL');
+      await exited;
+    },
   };
 }
 
 export interface RedisClusterServers {
   /** Comma-separated node URLs, the REDIS_URL form for a cluster. */
   readonly url: string;
+  /** The node on each port, in the order given (a restarted node replaces its entry). */
+  readonly servers: readonly RedisServer[];
+  /** Starts the node on `port` again, on its own nodes.conf: it rejoins the cluster, as a
+   *  replica of whichever node took its slots (without persistence it comes back empty). */
+  restart(port: number): Promise<RedisServer>;
   stop(): Promise<void>;
 }
 
+export interface RedisClusterOptions {
+  /** Replicas per master (redis-cli decides which node serves which; see `clusterNodes`). */
+  readonly replicas?: number;
+  /** cluster-node-timeout (ms): how long a silent node takes to be failed over (Redis: 15 s). */
+  readonly nodeTimeoutMs?: number;
+}
+
 /**
- * Starts one redis-server per port as cluster masters (no replicas), joins them with
- * `redis-cli --cluster create`, and waits until every node reports `cluster_state:ok`.
- * The cluster bus listens on `busPortOffset` above each port, to stay inside the given range.
+ * Starts one redis-server per port, joins them with `redis-cli --cluster create` (masters only,
+ * or with `replicas` each), and waits until every node reports `cluster_state:ok` and every
+ * replica is in sync with its master. The cluster bus listens on `busPortOffset` above each
+ * port, to stay inside the given range.
  */
 export async function startRedisCluster(
   ports: readonly number[],
   busPortOffset: number,
+  options: RedisClusterOptions = {},
 ): Promise<RedisClusterServers> {
   const dir = mkdtempSync(join(tmpdir(), 'fpa-redis-cluster-'));
   const servers: RedisServer[] = [];
@@ -146,22 +167,23 @@ export async function startRedisCluster(
     for (const server of servers) await server.stop();
     rmSync(dir, { recursive: true, force: true });
   };
+  const start = (port: number) =>
+    startRedisServer(port, {
+      dir,
+      args: [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-port',
+        String(port + busPortOffset),
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        ...(options.nodeTimeoutMs === undefined
+          ? []
+          : ['--cluster-node-timeout', String(options.nodeTimeoutMs)]),
+      ],
+    });
   try {
-    for (const port of ports) {
-      servers.push(
-        await startRedisServer(port, {
-          dir,
-          args: [
-            '--cluster-enabled',
-            'yes',
-            '--cluster-port',
-            String(port + busPortOffset),
-            '--cluster-config-file',
-            `nodes-${port}.conf`,
-          ],
-        }),
-      );
-    }
+    for (const port of ports) servers.push(await start(port));
     await run(
       'redis-cli',
       [
@@ -169,19 +191,139 @@ export async function startRedisCluster(
         'create',
         ...ports.map((port) => `127.0.0.1:${port}`),
         '--cluster-replicas',
-        '0',
+        String(options.replicas ?? 0),
         '--cluster-yes',
       ],
       { timeout: 30_000 },
     );
-    for (const port of ports) {
-      await waitFor(`cluster node ${port} did not report cluster_state:ok`, async () =>
-        (await redisCommand(port, 'CLUSTER INFO')).includes('cluster_state:ok'),
-      );
-    }
+    await waitForCluster(ports);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { url: ports.map((port) => `redis://127.0.0.1:${port}`).join(','), stop };
+  return {
+    url: ports.map((port) => `redis://127.0.0.1:${port}`).join(','),
+    servers,
+    restart: async (port) => {
+      const index = servers.findIndex((server) => server.port === port);
+      await servers[index].stop();
+      servers[index] = await start(port);
+      return servers[index];
+    },
+    stop,
+  };
+}
+
+/** One line of `CLUSTER NODES`, as seen from the node asked. */
+export interface ClusterNode {
+  readonly id: string;
+  readonly port: number;
+  readonly role: 'master' | 'replica';
+  /** The master's id, for a replica. */
+  readonly masterId: string | null;
+  /** Flagged `fail` (agreed down) or `fail?` (down as far as the node asked knows). */
+  readonly failing: boolean;
+  /** The slot ranges it serves, inclusive. */
+  readonly slots: ReadonlyArray<readonly [number, number]>;
+}
+
+/** The cluster as the node on `port` sees it. */
+export async function clusterNodes(port: number): Promise<ClusterNode[]> {
+  const text = await redisCommand(port, 'CLUSTER NODES');
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [id, address, flags, master, , , , , ...slots] = line.trim().split(' ');
+      const flagList = flags.split(',');
+      return {
+        id,
+        port: Number(/:(\d+)@/.exec(address)?.[1]),
+        role: flagList.includes('master') ? ('master' as const) : ('replica' as const),
+        masterId: master === '-' ? null : master,
+        failing: flagList.includes('fail') || flagList.includes('fail?'),
+        slots: slots
+          .filter((range) => !range.startsWith('['))
+          .map((range) => {
+            const [from, to = from] = range.split('-').map(Number);
+            return [from, to] as const;
+          }),
+      };
+    });
+}
+
+/** The slot of a key (`CLUSTER KEYSLOT`), asked of the node on `port`. */
+export async function keySlot(port: number, key: string): Promise<number> {
+  return Number((await redisCommand(port, `CLUSTER KEYSLOT ${key}`)).slice(1));
+}
+
+/** `INFO replication` of the node on `port`, as field → value. */
+export async function replicationInfo(port: number): Promise<Record<string, string>> {
+  const text = await redisCommand(port, 'INFO replication');
+  return Object.fromEntries(
+    text
+      .split('\r\n')
+      .filter((line) => line.includes(':'))
+      .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]),
+  );
+}
+
+/**
+ * Waits (bounded) until every node on `ports` reports `cluster_state:ok` and sees no node
+ * failing, and every replica among them has its link to its master up.
+ */
+export async function waitForCluster(ports: readonly number[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const port of ports) {
+    await waitFor(
+      `cluster node ${port} did not report cluster_state:ok with every node up`,
+      async () =>
+        (await redisCommand(port, 'CLUSTER INFO')).includes('cluster_state:ok') &&
+        (await clusterNodes(port)).every((node) => !node.failing),
+      Math.max(0, deadline - Date.now()),
+    );
+    await waitFor(
+      `replica ${port} did not get in sync with its master`,
+      async () => {
+        const info = await replicationInfo(port);
+        return info.role === 'master' || info.master_link_status === 'up';
+      },
+      Math.max(0, deadline - Date.now()),
+    );
+  }
+}
+
+/**
+ * Waits (bounded) until the replica on `replicaPort` has taken over its failed master's slots
+ * and the `survivors` report `cluster_state:ok` again.
+ */
+export async function waitForPromotion(
+  replicaPort: number,
+  survivors: readonly number[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  await waitFor(
+    `the replica on ${replicaPort} was not promoted`,
+    async () => {
+      const self = (await clusterNodes(replicaPort)).find((node) => node.port === replicaPort);
+      if (self?.role !== 'master') return false;
+      for (const port of survivors) {
+        if (!(await redisCommand(port, 'CLUSTER INFO')).includes('cluster_state:ok')) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+  );
+}
+
+/** Waits (bounded) until the node on `port` is a replica in sync with its master. */
+export async function waitForReplicaSync(port: number, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    `the node on ${port} did not become a replica in sync with its master`,
+    async () => {
+      const info = await replicationInfo(port);
+      return info.role === 'slave' && info.master_link_status === 'up';
+    },
+    timeoutMs,
+  );
 }

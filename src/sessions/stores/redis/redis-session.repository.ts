@@ -1,7 +1,7 @@
 import { Cluster } from 'ioredis';
 import { Clock } from '../../../common/clock';
 import { StoreUnavailableError } from '../../../common/errors';
-import type { RedisClient } from '../../../redis/redis-client';
+import { RedisClient, waitUntilReady } from '../../../redis/redis-client';
 import type { GeoLocation } from '../../../geoip/geo-location';
 import {
   isLive,
@@ -150,14 +150,15 @@ return 1
     lua: `
 if tooLate(tonumber(ARGV[13])) then return { 'late' } end
 local now = tonumber(ARGV[1])
-local t = redis.call('HMGET', KEYS[1], 'ie', 'ae', 'r', 'pr', 'rt', 'u')
+local t = redis.call('HMGET', KEYS[1], 'ie', 'ae', 'r', 'pr', 'rt', 'u', 'f')
 if not alive(t[1], t[2], now) then return { 'invalid' } end
 if t[3] == ARGV[4] then
   redis.call('HSET', KEYS[1], 'pr', t[3], 'rt', now, 'r', ARGV[5], 'f', ARGV[6])
   if ARGV[9] == 'set' then redis.call('HSET', KEYS[1], 'lo', ARGV[10])
   elseif ARGV[9] == 'clear' then redis.call('HDEL', KEYS[1], 'lo') end
   recordActivity(KEYS[1], ARGV[12], now, tonumber(ARGV[2]), ARGV[7], ARGV[8], ARGV[11])
-  return { 'rotated', redis.call('HGETALL', KEYS[1]) }
+  -- What the rotation replaced, for fpaSessionUnrotate.
+  return { 'rotated', redis.call('HGETALL', KEYS[1]), { t[7], t[4] or '', t[5] or '' } }
 end
 if t[4] and t[4] == ARGV[4] then
   if now - tonumber(t[5] or '0') <= tonumber(ARGV[3]) then
@@ -169,6 +170,22 @@ if t[4] and t[4] == ARGV[4] then
   return { 'reused', session }
 end
 return { 'invalid' }
+`,
+  },
+  /**
+   * KEYS: session. ARGV: the refresh hash rotated to, then the fingerprint hash, previous refresh
+   * hash and rotation time it replaced ('' for none). Takes back a rotation whose credential
+   * nobody was given, unless the session has moved on since; the presented credential (now the
+   * previous one) becomes the current one again.
+   */
+  fpaSessionUnrotate: {
+    keys: 1,
+    lua: `
+if redis.call('HGET', KEYS[1], 'r') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'r', redis.call('HGET', KEYS[1], 'pr'), 'f', ARGV[2])
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], 'pr') else redis.call('HSET', KEYS[1], 'pr', ARGV[3]) end
+if ARGV[4] == '' then redis.call('HDEL', KEYS[1], 'rt') else redis.call('HSET', KEYS[1], 'rt', ARGV[4]) end
+return 1
 `,
   },
   /** KEYS: session, owner's index. ARGV: owner's user id, id. Returns the removed hash or empty. */
@@ -247,6 +264,40 @@ const LATE_ALLOWANCE_MS = 1000;
 
 type ScriptName = keyof typeof SCRIPTS;
 
+/**
+ * What a login, refresh or revocation must reach before it is answered (REDIS_WAIT_REPLICAS).
+ * Redis replicates asynchronously: a master that fails before its replica has a write takes the
+ * write with it, and the replica that replaces it never had it.
+ */
+export interface RedisDurability {
+  /** Replicas that must acknowledge the write (`WAIT`); 0 answers once the master has it. */
+  readonly replicas: number;
+  /** Longest the write waits for them (ms); fewer by then is a 503. */
+  readonly timeoutMs: number;
+}
+
+const MASTER_ONLY: RedisDurability = { replicas: 0, timeoutMs: 0 };
+
+/** Each client's second connection, for the writes that wait for replicas (see `writerFor`). */
+const writers = new WeakMap<RedisClient, RedisClient>();
+
+/**
+ * A second connection of `client`'s, closed with it. `WAIT` holds its connection until the
+ * replicas answer and Redis reads nothing else from it meanwhile, so on the shared connection
+ * every guarded request's read would queue behind the writes that wait, for the whole timeout
+ * while a replica is down. Its errors surface as the failing writes (503); the client's own
+ * listeners log the outage.
+ */
+function writerFor(client: RedisClient): RedisClient {
+  const known = writers.get(client);
+  if (known !== undefined) return known;
+  const writer = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  writer.on('error', () => undefined);
+  client.once('end', () => writer.disconnect());
+  writers.set(client, writer);
+  return writer;
+}
+
 /** Keys asked for per SCAN step (and hashes read at once) when exporting. */
 const EXPORT_BATCH = 500;
 type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
@@ -261,16 +312,20 @@ export class RedisSessionRepository extends SessionRepository {
   readonly durable = true;
   /** How long the client waits for a command (ms); 0 when it waits forever. */
   private readonly commandTimeoutMs: number;
+  /** Where the writes that wait for replicas go; null when none waits. */
+  private readonly writer: RedisClient | null;
 
   constructor(
     private readonly client: RedisClient,
     private readonly policy: SessionPolicy,
     private readonly clock: Clock,
     private readonly keyPrefix: string,
+    private readonly durability: RedisDurability = MASTER_ONLY,
   ) {
     super();
     const options = client instanceof Cluster ? client.options.redisOptions : client.options;
     this.commandTimeoutMs = options?.commandTimeout ?? 0;
+    this.writer = durability.replicas > 0 ? writerFor(client) : null;
     // EVALSHA with the script cached per connection; ioredis loads it again where needed.
     for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) {
       client.defineCommand(name, { numberOfKeys: keys, lua: PRELUDE + lua });
@@ -284,7 +339,7 @@ export class RedisSessionRepository extends SessionRepository {
     }
     const now = this.now();
     const { idleTtl, absoluteTtl, maxPerUser, limitPolicy } = this.policy;
-    const reply = (await this.call(
+    const { reply, replicated } = (await this.write(
       'fpaSessionCreate',
       this.sessionKey(input.id),
       this.indexKey(input.userId),
@@ -303,9 +358,21 @@ export class RedisSessionRepository extends SessionRepository {
         loginIpAddress: null,
         loginUserAgent: null,
       }),
-    )) as ['late'] | ['limit'] | ['ok', SessionReply[]];
+    )) as Written<['late'] | ['limit'] | ['ok', SessionReply[]]>;
     if (reply[0] === 'late') throw new StoreUnavailableError('sessions', new Error('ran too late'));
     if (reply[0] === 'limit') throw new SessionLimitReachedError(maxPerUser);
+    if (!replicated) {
+      // No token is issued for it, so it goes again rather than count against the user's limit
+      // until it expires. Best effort: a session nobody holds the secrets of lets nobody in.
+      await this.call(
+        'fpaSessionRevoke',
+        this.sessionKey(input.id),
+        this.indexKey(input.userId),
+        input.userId,
+        input.id,
+      ).catch(() => undefined);
+      throw notReplicated(this.durability);
+    }
 
     return { session: startedSession(input, now, this.policy), evicted: decodeAll(reply[1]) };
   }
@@ -342,7 +409,7 @@ export class RedisSessionRepository extends SessionRepository {
 
   async rotateRefresh(id: string, rotation: RefreshRotation): Promise<RefreshOutcome> {
     const { location } = rotation;
-    const reply = (await this.call(
+    const { reply, replicated } = (await this.write(
       'fpaSessionRotate',
       this.sessionKey(id),
       this.now(),
@@ -358,9 +425,25 @@ export class RedisSessionRepository extends SessionRepository {
       this.indexKeyPrefix(sessionShard(id)),
       id,
       this.deadline(),
-    )) as ['late'] | ['invalid'] | ['rotated' | 'grace' | 'reused', string[]];
+    )) as Written<
+      | ['late']
+      | ['invalid']
+      | ['rotated', string[], [string, string, string]]
+      | ['grace' | 'reused', string[]]
+    >;
     if (reply[0] === 'late') throw new StoreUnavailableError('sessions', new Error('ran too late'));
     if (reply[0] === 'invalid') return { kind: 'invalid' };
+    if (reply[0] === 'rotated' && !replicated) {
+      // The client keeps the credential it presented, so that one must stay the current one: a
+      // rotation left in place would make its next refresh look like a replayed credential.
+      await this.call(
+        'fpaSessionUnrotate',
+        this.sessionKey(id),
+        rotation.nextRefreshHash,
+        ...reply[2],
+      ).catch(() => undefined);
+      throw notReplicated(this.durability);
+    }
     const session = decode(id, toHash(reply[1]));
     if (session === null) return { kind: 'invalid' };
     return { kind: reply[0], session };
@@ -370,25 +453,30 @@ export class RedisSessionRepository extends SessionRepository {
     // A session of this user carries the user's shard; anything else is not theirs, and asking
     // would be a cross-slot call in a cluster.
     if (sessionShard(id) !== userShard(userId)) return null;
-    const reply = (await this.call(
+    const { reply, replicated } = (await this.write(
       'fpaSessionRevoke',
       this.sessionKey(id),
       this.indexKey(userId),
       userId,
       id,
-    )) as string[];
+    )) as Written<string[]>;
     const session = decode(id, toHash(reply));
-    return session !== null && isLive(session, this.now()) ? session : null;
+    if (session === null) return null;
+    // Gone from the master, but a failover now could bring it back: not confirmed, a 503.
+    if (!replicated) throw notReplicated(this.durability);
+    return isLive(session, this.now()) ? session : null;
   }
 
   async revokeAllForUser(userId: string, exceptId?: string): Promise<number> {
-    return (await this.call(
+    const { reply, replicated } = (await this.write(
       'fpaSessionRevokeAll',
       this.indexKey(userId),
       this.now(),
       this.sessionKeyPrefix(userShard(userId)),
       exceptId ?? '',
-    )) as number;
+    )) as Written<number>;
+    if (reply > 0 && !replicated) throw notReplicated(this.durability);
+    return reply;
   }
 
   /**
@@ -493,6 +581,42 @@ export class RedisSessionRepository extends SessionRepository {
     return this.guard(() => script.apply(this.client, args));
   }
 
+  /**
+   * Runs a script whose change must survive a failover (a login, a rotation, a revocation) and
+   * says whether `durability.replicas` replicas hold it. The script and `WAIT` go as one
+   * pipeline, on the writer's connection to the master that owns the keys: WAIT counts the
+   * replicas that have everything its own connection wrote before it. The script goes as EVAL,
+   * not EVALSHA: ioredis would resend a script the server did not know outside the pipeline,
+   * after the WAIT.
+   */
+  private async write(name: ScriptName, ...args: (string | number)[]): Promise<Written<unknown>> {
+    const { replicas, timeoutMs } = this.durability;
+    const writer = this.writer;
+    if (writer === null) return { reply: await this.call(name, ...args), replicated: true };
+    // Connecting (just made, or after an outage): bounded like any command, then its error.
+    if (writer.status !== 'ready') await waitUntilReady(writer, this.commandTimeoutMs || 1000);
+    const { keys, lua } = SCRIPTS[name];
+    const results = await this.guard(() =>
+      writer
+        .pipeline()
+        .eval(PRELUDE + lua, keys, ...args)
+        .wait(replicas, timeoutMs)
+        .exec(),
+    );
+    // Null only for a transaction that was discarded; there is none here.
+    if (results === null) throw new StoreUnavailableError('sessions', new Error('no reply'));
+    const [[scriptError, reply], [waitError, acknowledged]] = results;
+    if (scriptError !== null) {
+      // A slot that moved (a failover): ioredis retries a pipeline only when all of it failed
+      // alike, and WAIT, which has no key, did not; learn the new owner for the next write.
+      if (writer instanceof Cluster && /^(MOVED|ASK) /.test(scriptError.message)) {
+        writer.refreshSlotsCache();
+      }
+      throw new StoreUnavailableError('sessions', scriptError);
+    }
+    return { reply, replicated: waitError === null && Number(acknowledged) >= replicas };
+  }
+
   /** Fails closed: whatever goes wrong talking to Redis is a store outage for the caller. */
   private async guard<T>(command: () => Promise<T>): Promise<T> {
     try {
@@ -501,6 +625,20 @@ export class RedisSessionRepository extends SessionRepository {
       throw new StoreUnavailableError('sessions', error);
     }
   }
+}
+
+/** A script's reply, and whether as many replicas as asked hold its change. */
+interface Written<T> {
+  readonly reply: T;
+  readonly replicated: boolean;
+}
+
+/** A write the master has and too few replicas acknowledged in time: answered 503. */
+function notReplicated({ replicas, timeoutMs }: RedisDurability): StoreUnavailableError {
+  return new StoreUnavailableError(
+    'sessions',
+    new Error(`fewer than ${replicas} replica(s) acknowledged the write within ${timeoutMs} ms`),
+  );
 }
 
 /** The stored hash fields of a session, times aside (each script sets those itself). */
