@@ -37,7 +37,7 @@ export class UsersService implements InvalidationListener {
     @Optional()
     @Inject(INVALIDATION_CHANNEL)
     private readonly channel: Invalidations | null = null,
-    @Optional() metrics: FingerprintAuthMetrics | null = null,
+    @Optional() @Inject(FingerprintAuthMetrics) metrics: FingerprintAuthMetrics | null = null,
   ) {
     this.lookups = metrics?.lookupsOf('users') ?? new CacheLookups();
     channel?.listen(this);
