@@ -48,6 +48,9 @@ export interface GuardResult {
   readonly markdown: string;
 }
 
+/** Redis mode's guarded throughput against memory mode's (the near cache answers most lookups). */
+export const REDIS_TARGET_RATIO = 0.85;
+
 /** Targets whose latency is measured at a fixed rate (the others only for throughput). */
 const LATENCY_TARGETS = [
   'http',
@@ -368,11 +371,13 @@ function render(
           verdict(ratios.guardedVsBaselineA >= 8),
         ],
         [
-          'Redis mode ≥ 60% of memory mode',
+          `Redis mode ≥ ${REDIS_TARGET_RATIO * 100}% of memory mode`,
           ratios.redisVsMemory === null
             ? 'not available in this build'
             : formatPercent(ratios.redisVsMemory),
-          ratios.redisVsMemory === null ? 'not measured' : verdict(ratios.redisVsMemory >= 0.6),
+          ratios.redisVsMemory === null
+            ? 'not measured'
+            : verdict(ratios.redisVsMemory >= REDIS_TARGET_RATIO),
         ],
         [
           'guarded with the audit trail on ≥ 95% of off (it writes nothing per request)',
