@@ -314,7 +314,7 @@ describeWithRedis('the near cache over Redis, kept in step by the invalidation c
 });
 
 describeWithRedisServer('the near cache over a Redis Cluster', () => {
-  /** Three masters on loopback; their cluster bus ports sit 10 above, inside the same range. */
+  /** Three masters on loopback; their cluster bus ports sit 3 above, inside the same range. */
   const ports = [8510, 8511, 8512];
   const prefix = randomKeyPrefix('near-cluster');
   let servers: RedisClusterServers;
@@ -323,7 +323,7 @@ describeWithRedisServer('the near cache over a Redis Cluster', () => {
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
 
   beforeAll(async () => {
-    servers = await startRedisCluster(ports, 10);
+    servers = await startRedisCluster(ports, 3);
     a = await openInstance(servers.url, prefix, clock);
     b = await openInstance(servers.url, prefix, clock);
   }, 60_000);

@@ -194,7 +194,7 @@ export class InvalidationChannel {
     });
     this.connection = connection;
     connection.on('message', (channel: string, message: string) => {
-      if (channel !== this.name || this.subscribed !== connection) return;
+      if (channel !== this.name || this.connection !== connection) return;
       const separator = message.indexOf(':');
       const topic = TOPICS.get(message.slice(0, separator));
       if (topic !== undefined) this.deliver(topic, message.slice(separator + 1));
@@ -211,6 +211,13 @@ export class InvalidationChannel {
     try {
       await connection.subscribe(this.name);
     } catch {
+      // Refused (an ACL without this channel) or unanswered: said once, then tried again.
+      if (!this.lost) {
+        this.lost = true;
+        this.logger.warn(
+          `Invalidation channel could not subscribe to ${this.name}; sessions and users are read from their stores until it does`,
+        );
+      }
       connection.disconnect();
       return;
     }
