@@ -14,7 +14,7 @@ import type {
 } from './options/fingerprint-auth-options';
 import { JwtSecrets, resolveJwtSecrets } from './options/jwt-secrets';
 import { InvalidConfigError, settingNames } from './options/settings';
-import { REDIS_CLIENT, redisProviders } from './redis/redis-connection';
+import { INVALIDATION_CHANNEL, REDIS_CLIENT, redisProviders } from './redis/redis-connection';
 
 /** The options a module instance was given (`forRoot`) or its factory returned (`forRootAsync`). */
 export const FINGERPRINT_AUTH_OPTIONS = Symbol('FINGERPRINT_AUTH_OPTIONS');
@@ -60,7 +60,7 @@ export function resolveModuleConfig(
 
 /**
  * What every part of one module instance shares: its options and resolved config, the clock, the
- * signing keys, the Redis connection, the SQL database, the audit trail, the metrics registry, the security events and the GeoIP
+ * signing keys, the Redis connection and invalidation channel, the SQL database, the audit trail, the metrics registry, the security events and the GeoIP
  * locator. One per `forRoot`/`forRootAsync` call, so two instances (two apps in one process)
  * share nothing.
  */
@@ -111,6 +111,7 @@ export class FingerprintAuthCoreModule {
         JwtSecrets,
         GeoLocator,
         REDIS_CLIENT,
+        INVALIDATION_CHANNEL,
         SQL_DATABASE,
         AuditTrail,
         FingerprintAuthMetrics,

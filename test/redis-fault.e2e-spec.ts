@@ -7,6 +7,7 @@ import { RedisSessionRepository } from '../src/sessions/stores/redis/redis-sessi
 import { newSessionId } from '../src/sessions/session-id';
 import { startApp, TEST_SECRET, TestApp } from './support/app';
 import { signedInClient, TestClient } from './support/client';
+import { findSample } from './support/metrics';
 import { randomKeyPrefix } from './support/redis';
 import { describeWithRedisServer, redisCommand, startRedisServer } from './support/redis-servers';
 
@@ -73,6 +74,21 @@ async function waitForRecovery(target: TestApp, email: string): Promise<TestClie
   throw new Error('the service did not recover after Redis came back');
 }
 
+/**
+ * Waits (bounded) until the app's invalidation channel reports down, and so its in-process caches
+ * stand aside: a session validated a moment ago may be answered from memory until then (at most
+ * the channel's 100 ms lease; nothing can be revoked meanwhile, Redis runs no write), never a
+ * revoked or unknown one.
+ */
+async function untilCachesBypassed(target: TestApp): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const metrics = await target.inject({ method: 'GET', url: '/metrics' });
+    if (findSample(metrics.body, 'fpa_invalidation_channel_up') === 0) return;
+    await sleep(20);
+  }
+  throw new Error('the invalidation channel still reports up');
+}
+
 /** Waits (bounded) until the paused server answers PING again. */
 async function waitForPauseToEnd(): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
@@ -117,6 +133,14 @@ describeWithRedisServer('Redis outage (e2e)', () => {
     expect((await target.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
 
     expect(await redisCommand(PORT, `CLIENT PAUSE ${PAUSE_MS} ALL`)).toBe('+OK');
+    // Neither is kept in memory (the revoked one went when it was revoked): never a pass.
+    for (const [what, response] of Object.entries({
+      revokedMe: await revoked.get('/auth/me'),
+      unknownMe: await unknown.get('/auth/me'),
+    })) {
+      expectUnavailable(response, what);
+    }
+    await untilCachesBypassed(target);
     const [me, sessions, login, refresh, ready, revokedMe, unknownMe] = await Promise.all([
       client.get('/auth/me'),
       client.get('/sessions'),
@@ -214,6 +238,7 @@ describeWithRedisServer('Redis outage (e2e)', () => {
     expect((await client.delete(`/sessions/${revoked.sessionId}`)).statusCode).toBe(204);
 
     await server.stop();
+    await untilCachesBypassed(target);
     expectUnavailable(await client.get('/auth/me'), 'me');
     expectUnavailable(await revoked.get('/auth/me'), 'revoked me');
     expectUnavailable(await client.post('/sessions/logout-all'), 'logout-all');

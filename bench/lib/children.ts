@@ -32,12 +32,22 @@ export class ChildStartError extends Error {
 }
 
 const ROOT = join(__dirname, '..', '..');
-let nextPort = 7800;
-const LAST_PORT = 7899;
 
-/** The next loopback port of the range this benchmark may use (7800-7899). */
+/** The loopback ports the children may listen on: 7800-7899, or BENCH_PORTS=<first>-<last> (to run
+ *  next to something that holds those). */
+function portRange(): { first: number; last: number } {
+  const match = /^(\d+)-(\d+)$/.exec(process.env.BENCH_PORTS ?? '7800-7899');
+  if (!match || Number(match[1]) > Number(match[2]))
+    throw new Error(`BENCH_PORTS must be <first>-<last>, not ${process.env.BENCH_PORTS}`);
+  return { first: Number(match[1]), last: Number(match[2]) };
+}
+const PORTS = portRange();
+let nextPort = PORTS.first;
+
+/** The next loopback port of the range this benchmark may use. */
 export function allocatePort(): number {
-  if (nextPort > LAST_PORT) throw new Error('bench: ran out of ports in 7800-7899');
+  if (nextPort > PORTS.last)
+    throw new Error(`bench: ran out of ports in ${PORTS.first}-${PORTS.last}`);
   return nextPort++;
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BenchChild, ChildStartError, startChild } from './children';
 import { benchPostgresServer, createBenchDatabase } from './postgres';
+import { redisAnswers } from './redis-cleanup';
 
 export type Mode = 'full' | 'quick';
 
@@ -93,6 +94,23 @@ export function createContext(
     appEnv,
     log: (message) => console.error(`[bench] ${message}`),
   };
+}
+
+/**
+ * The context a bench command runs in, from its environment: BENCH_REDIS_URL (or REDIS_URL_TEST,
+ * or the local default) when something answers there, and BENCH_APP_<NAME>=value as NAME=value
+ * for every bench app.
+ */
+export async function contextFromEnvironment(mode: Mode): Promise<BenchContext> {
+  const redisCandidate =
+    process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL_TEST ?? 'redis://127.0.0.1:6379';
+  const redisUrl = (await redisAnswers(redisCandidate)) ? redisCandidate : null;
+  const appEnv = Object.fromEntries(
+    Object.entries(process.env)
+      .filter(([name, value]) => name.startsWith('BENCH_APP_') && value !== undefined)
+      .map(([name, value]) => [name.slice('BENCH_APP_'.length), value as string]),
+  );
+  return createContext(mode, redisUrl, appEnv);
 }
 
 /** The environment of a bench app: production settings, in-memory users, no cron sweeps. */

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { table } from './markdown';
 
 export interface MachineInfo {
   readonly cpu: string;
@@ -41,4 +42,19 @@ export function machineInfo(): MachineInfo {
       .map((value) => value.toFixed(2))
       .join(', '),
   };
+}
+
+/** The machine as a table, for the head of a generated section. */
+export function machineTable(machine: MachineInfo): string {
+  return table(
+    ['machine', 'value'],
+    [
+      ['CPU', machine.cpu],
+      ['cores', String(machine.cores)],
+      ['memory', machine.memory],
+      ['load average at start (1, 5, 15 min)', machine.loadAverage],
+      ['Node.js', machine.node],
+      ['commit', machine.commit],
+    ],
+  );
 }

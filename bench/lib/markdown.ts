@@ -40,15 +40,21 @@ export const verdict = (met: boolean | null): string =>
 /**
  * Replaces the generated part of `path` (between the markers) and keeps everything else, so
  * hand-written analysis around it survives a re-run. A file without markers gets them appended.
+ * `markers` names another block (the soak's record, written by its own command).
  */
-export function writeGenerated(path: string, generated: string, skeleton: string): void {
+export function writeGenerated(
+  path: string,
+  generated: string,
+  skeleton: string,
+  markers: { begin: string; end: string } = { begin: BEGIN_MARKER, end: END_MARKER },
+): void {
   const current = existsSync(path) ? readFileSync(path, 'utf8') : skeleton;
-  const begin = current.indexOf(BEGIN_MARKER);
-  const end = current.indexOf(END_MARKER);
-  const block = `${BEGIN_MARKER}\n${generated.trim()}\n${END_MARKER}`;
+  const begin = current.indexOf(markers.begin);
+  const end = current.indexOf(markers.end);
+  const block = `${markers.begin}\n${generated.trim()}\n${markers.end}`;
   const next =
     begin !== -1 && end > begin
-      ? current.slice(0, begin) + block + current.slice(end + END_MARKER.length)
+      ? current.slice(0, begin) + block + current.slice(end + markers.end.length)
       : `${current.trimEnd()}\n\n${block}\n`;
   writeFileSync(path, next);
 }

@@ -48,3 +48,43 @@ export async function redisAnswers(url: string): Promise<boolean> {
     client.disconnect();
   }
 }
+
+/** Counts the keys under a run's prefix over time (a shared server: never the whole keyspace). */
+export class RedisKeyCounter {
+  private readonly client: Redis;
+
+  constructor(
+    url: string,
+    private readonly prefix: string,
+  ) {
+    const first = url.split(',')[0].trim();
+    this.client = new Redis(first.includes('://') ? first : `redis://${first}`, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+    });
+  }
+
+  /** Every key under the prefix, and the session records among them (`…}:s:<id>`). */
+  async count(): Promise<{ keys: number; sessions: number }> {
+    let keys = 0;
+    let sessions = 0;
+    let cursor = '0';
+    do {
+      const [next, found] = await this.client.scan(
+        cursor,
+        'MATCH',
+        `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}*`,
+        'COUNT',
+        1000,
+      );
+      cursor = next;
+      keys += found.length;
+      sessions += found.filter((key) => key.includes('}:s:')).length;
+    } while (cursor !== '0');
+    return { keys, sessions };
+  }
+
+  close(): void {
+    this.client.disconnect();
+  }
+}

@@ -11,13 +11,16 @@ import { childConfig, reportFailure, reportReady, serveCommands } from '../lib/c
  * (passport-jwt, the secret as a plain string, bearer token, `validate` returns the payload's
  * user, no session lookup), on the same Fastify adapter as the service but with nothing else:
  * no security headers, cookies, logs or metrics. The service pays for those; the baseline does not.
+ * Its unguarded `GET /bench/public` is the bare NestJS-on-Fastify route the service's own
+ * unguarded route is compared with.
  */
 interface Config {
   port: number;
   secret: string;
+  body: unknown;
 }
 
-const { port, secret } = childConfig<Config>();
+const { port, secret, body } = childConfig<Config>();
 
 interface DocsUser {
   userId: string;
@@ -44,6 +47,11 @@ class DocsJwtAuthGuard extends AuthGuard('jwt') {}
 
 @Controller('bench')
 class ProfileController {
+  @Get('public')
+  public() {
+    return body;
+  }
+
   @UseGuards(DocsJwtAuthGuard)
   @Get('me')
   me(@Request() request: { user: DocsUser }) {

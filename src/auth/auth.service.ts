@@ -215,7 +215,7 @@ export class AuthService {
    */
   private async refuseOrphan(session: Session, client: ClientInfo): Promise<void> {
     if ((await this.users.findById(session.userId)) !== null) return;
-    this.users.forget(session.userId);
+    await this.users.forget(session.userId);
     const revoked = await this.sessions.endAll(session.userId);
     this.events.sessionRevoked(
       'user_missing',

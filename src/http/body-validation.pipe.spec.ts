@@ -1,4 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
+import { AccountEventsQueryDto } from '../audit/dto/audit-events.dto';
 import { ChangePasswordDto, LoginDto, RegisterDto } from '../auth/dto/credentials.dto';
 import { BodyValidationPipe } from './body-validation.pipe';
 
@@ -62,6 +63,37 @@ describe('BodyValidationPipe', () => {
     ['null', null],
   ])('refuses %s as a body: it must be an object', async (_, body) => {
     expect(await validate(LoginDto, body)).toBe('Request body must be a JSON object');
+  });
+
+  it.each([
+    ['toString', { email: 'a@example.com', password: PASSWORD, toString: 1 }],
+    ['hasOwnProperty', { email: 'a@example.com', password: PASSWORD, hasOwnProperty: [] }],
+    ['constructor', { email: 'a@example.com', password: PASSWORD, constructor: 'x' }],
+    ['valueOf', { email: 'a@example.com', password: PASSWORD, valueOf: null }],
+    ['prototype', { email: 'a@example.com', password: PASSWORD, prototype: {} }],
+  ])('refuses an unknown field the transform would drop unseen: %s', async (key, body) => {
+    expect(await validate(LoginDto, body)).toEqual([`property ${key} should not exist`]);
+  });
+
+  it('lists such a field together with the rest of what is wrong', async () => {
+    expect(await validate(LoginDto, { toString: 1, password: 42 })).toEqual([
+      'property toString should not exist',
+      'email is required',
+      'password must be a string',
+    ]);
+  });
+
+  it('refuses __proto__ as a field, never merging it into the object', async () => {
+    const body = JSON.parse(`{"email":"a@example.com","password":"${PASSWORD}","__proto__":{}}`);
+    expect(await validate(LoginDto, body)).toEqual(['property __proto__ should not exist']);
+  });
+
+  it('refuses such a field in a query too', async () => {
+    const query = Object.assign(Object.create(null) as object, { limit: '5', toString: '1' });
+    const refused = await new BodyValidationPipe(AccountEventsQueryDto)
+      .transform(query, { type: 'query' })
+      .catch((error: BadRequestException) => error.getResponse());
+    expect(refused).toMatchObject({ message: ['property toString should not exist'] });
   });
 
   it('names the missing field of a password change', async () => {

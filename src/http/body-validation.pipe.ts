@@ -73,6 +73,32 @@ export class BodyValidationPipe extends ValidationPipe {
     }
     const validated = metadata.type === 'body' || metadata.type === 'query';
     const metatype = validated && this.dto ? this.dto : metadata.metatype;
-    return super.transform(value, { ...metadata, metatype });
+    const dropped = validated ? droppedKeys(value, metatype) : [];
+    if (dropped.length === 0) return super.transform(value, { ...metadata, metatype });
+    // Refused here, with whatever else the rest of the value gets wrong: left to the parent, the
+    // request would go on without them (see `droppedKeys`).
+    const unknown = dropped.map((key) => `property ${key} should not exist`);
+    const rest = Object.fromEntries(
+      Object.entries(value as object).filter(([key]) => !dropped.includes(key)),
+    );
+    try {
+      await super.transform(rest, { ...metadata, metatype });
+    } catch (error) {
+      if (!(error instanceof BadRequestException)) throw error;
+      const { message } = error.getResponse() as { message: string | string[] };
+      throw new BadRequestException([...unknown, ...[message].flat()]);
+    }
+    throw new BadRequestException(unknown);
   }
+}
+
+/**
+ * The fields of an object value that never reach the whitelist: Nest's `ValidationPipe` deletes
+ * `__proto__`, `prototype` and `constructor`, and class-transformer does not copy a field named
+ * like a member of the DTO's prototype (every object's `toString`, `hasOwnProperty`, …).
+ */
+function droppedKeys(value: unknown, metatype: Type | undefined): string[] {
+  if (typeof value !== 'object' || value === null) return [];
+  const prototype = (metatype?.prototype as object | undefined) ?? Object.prototype;
+  return Object.keys(value).filter((key) => key === 'prototype' || key in prototype);
 }

@@ -1,6 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** The in-process caches whose lookups are counted. */
+export type CacheName = 'sessions' | 'users';
+
+/**
+ * One in-process cache's lookups: answered there (`hits`), read from the store (`misses`), or
+ * read from the store because the invalidation channel could not vouch for the cache
+ * (`bypasses`). Plain numbers, read when the metrics are scraped: the guard's path pays no
+ * labelled increment.
+ */
+export class CacheLookups {
+  hits = 0;
+  misses = 0;
+  bypasses = 0;
+}
+
 /**
  * Fingerprint Auth's Prometheus metrics, in a registry of their own (not prom-client's global
  * one), so several instances in one process (tests) never collide. A host app serves
@@ -9,6 +24,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 @Injectable()
 export class FingerprintAuthMetrics {
   readonly registry = new Registry();
+  private readonly caches = new Map<CacheName, CacheLookups>();
 
   readonly logins = new Counter({
     name: 'fpa_logins_total',
@@ -89,9 +105,40 @@ export class FingerprintAuthMetrics {
     registers: [this.registry],
   });
 
+  readonly snapshotFailures = new Counter({
+    name: 'fpa_session_snapshot_failures_total',
+    help: 'Snapshot writes of the in-memory session store that failed (the previous snapshot is kept; the next interval tries again)',
+    registers: [this.registry],
+  });
+
+  readonly cacheLookups = new Counter({
+    name: 'fpa_cache_lookups_total',
+    help: 'Lookups of the in-process caches (sessions in Redis mode, users) by result: hit (answered in process), miss (read from the store), bypass (read from the store because the invalidation channel was down)',
+    labelNames: ['cache', 'result'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.cacheLookups.reset();
+      for (const [cache, counts] of this.caches) {
+        this.cacheLookups.inc({ cache, result: 'hit' }, counts.hits);
+        this.cacheLookups.inc({ cache, result: 'miss' }, counts.misses);
+        this.cacheLookups.inc({ cache, result: 'bypass' }, counts.bypasses);
+      }
+    },
+  });
+
   readonly auditQueued = new Gauge({
     name: 'fpa_audit_events_queued',
     help: 'Audit events waiting to be written',
     registers: [this.registry],
   });
+
+  /** The counts `cache` keeps (one set per cache name and registry). */
+  lookupsOf(cache: CacheName): CacheLookups {
+    let counts = this.caches.get(cache);
+    if (counts === undefined) {
+      counts = new CacheLookups();
+      this.caches.set(cache, counts);
+    }
+    return counts;
+  }
 }

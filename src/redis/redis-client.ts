@@ -45,11 +45,7 @@ export function redisNodes(url: string): URL[] {
 export function createRedisClient(url: string, options: RedisClientOptions = {}): RedisClient {
   const nodes = redisNodes(url);
   const first = nodes[0];
-  const auth = {
-    ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
-    ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
-    ...(first.protocol === 'rediss:' ? { tls: {} } : {}),
-  };
+  const auth = authOptions(first);
   if (nodes.length === 1) {
     const db = Number(first.pathname.slice(1) || 0);
     return new Redis({
@@ -71,6 +67,37 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
       slotsRefreshTimeout: 1000,
     },
   );
+}
+
+/** The credentials and TLS of REDIS_URL (its first node's; every node of a cluster shares them). */
+function authOptions(first: URL): RedisOptions {
+  return {
+    ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
+    ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
+    ...(first.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+/**
+ * One connection to one server of REDIS_URL (`node`, or the URL's first), with the URL's
+ * credentials, that never reconnects by itself: when it ends, its owner opens the next one and
+ * knows that anything sent meanwhile went past it. For a subscriber (see InvalidationChannel).
+ */
+export function createNodeConnection(
+  url: string,
+  node: { host: string; port: number } | null,
+  options: RedisClientOptions = {},
+): Redis {
+  const first = redisNodes(url)[0];
+  return new Redis({
+    host: node?.host ?? first.hostname,
+    port: node?.port ?? Number(first.port || 6379),
+    ...authOptions(first),
+    ...commonOptions(options),
+    retryStrategy: () => null,
+    autoResubscribe: false,
+    lazyConnect: true,
+  });
 }
 
 /**

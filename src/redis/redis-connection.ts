@@ -1,10 +1,14 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { Cluster } from 'ioredis';
+import { FingerprintAuthMetrics } from '../observability/metrics';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
+import { InvalidationChannel } from './invalidation-channel';
 import { createRedisClient, RedisClient, waitUntilReady } from './redis-client';
 
 /** The module's Redis connection; `null` when nothing is configured to use Redis. */
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
+/** The channel keeping the in-process caches in step; `null` unless sessions live in Redis. */
+export const INVALIDATION_CHANNEL = Symbol('INVALIDATION_CHANNEL');
 
 /** How long start-up waits for Redis before going on without it (readiness reports down). */
 const READY_WAIT_MS = 2000;
@@ -60,16 +64,41 @@ export async function openRedisClient(config: FingerprintAuthConfig): Promise<Re
   return client;
 }
 
-/** Closes the module's Redis connection when the application shuts down. */
+/**
+ * The invalidation channel over the module's Redis connection (its own subscriber connection,
+ * opened now; the caches answer once it is subscribed), or null when sessions are not in Redis.
+ */
+export function openInvalidationChannel(
+  config: FingerprintAuthConfig,
+  client: RedisClient | null,
+  metrics: FingerprintAuthMetrics,
+): InvalidationChannel | null {
+  if (client === null || !config.redisUrl) return null;
+  const channel = new InvalidationChannel(
+    client,
+    config.redisUrl,
+    config.redisKeyPrefix,
+    metrics.registry,
+  );
+  channel.start();
+  return channel;
+}
+
+/** Closes the module's Redis connections when the application shuts down. */
 @Injectable()
 export class RedisConnection implements OnApplicationShutdown {
-  constructor(@Inject(REDIS_CLIENT) private readonly client: RedisClient | null) {}
+  constructor(
+    @Inject(REDIS_CLIENT) private readonly client: RedisClient | null,
+    @Inject(INVALIDATION_CHANNEL) private readonly channel: InvalidationChannel | null,
+  ) {}
 
   /**
-   * Runs after the HTTP server has closed: QUIT lets in-flight commands finish, then the socket
-   * ends; bounded, so a dead server gets a plain disconnect instead of a wait.
+   * Runs after the HTTP server has closed: the subscription goes first, then QUIT lets in-flight
+   * commands finish and the socket ends; bounded, so a dead server gets a plain disconnect
+   * instead of a wait.
    */
   async onApplicationShutdown(): Promise<void> {
+    await this.channel?.close();
     const client = this.client;
     if (client === null || client.status === 'end') return;
     let timer: NodeJS.Timeout | undefined;
@@ -86,8 +115,16 @@ export class RedisConnection implements OnApplicationShutdown {
   }
 }
 
-/** The Redis client (`REDIS_CLIENT`, null unless sessions live in Redis) and its closing. */
+/**
+ * The Redis client (`REDIS_CLIENT`) and the invalidation channel (`INVALIDATION_CHANNEL`), both
+ * null unless sessions live in Redis, and their closing.
+ */
 export const redisProviders: Provider[] = [
   { provide: REDIS_CLIENT, inject: [FingerprintAuthConfig], useFactory: openRedisClient },
+  {
+    provide: INVALIDATION_CHANNEL,
+    inject: [FingerprintAuthConfig, REDIS_CLIENT, FingerprintAuthMetrics],
+    useFactory: openInvalidationChannel,
+  },
   RedisConnection,
 ];

@@ -1,5 +1,7 @@
+import { FingerprintAuthMetrics } from '../observability/metrics';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -17,6 +19,7 @@ import { NewSession, Session, SessionPolicy } from './session';
 import { SessionRepository } from './session.repository';
 import {
   readSnapshot,
+  removeUnfinishedWrites,
   SessionSnapshotService,
   SNAPSHOT_FORMAT,
   SnapshotFormatError,
@@ -134,6 +137,30 @@ describe('writeSnapshot / readSnapshot', () => {
     expect(readdirSync(dir)).toEqual(['sessions.snapshot']);
   });
 
+  it('removes the temp files of unfinished writes of that path, and nothing else', async () => {
+    const path = join(dir, 'sessions.snapshot');
+    await writeSnapshot(path, store.exportAll());
+    const unfinished = [
+      '.sessions.snapshot.0123456789ab.tmp',
+      '.sessions.snapshot.ffffffffffff.tmp',
+    ];
+    const others = [
+      '.other.snapshot.0123456789ab.tmp',
+      '.sessions.snapshot.0123.tmp',
+      '.sessions.snapshot.0123456789ab.tmp.keep',
+      'sessions.snapshot.corrupt-2026-01-01T00-00-00-000Z',
+      'sessions.snapshot',
+    ];
+    for (const name of [...unfinished, ...others]) {
+      if (name !== 'sessions.snapshot') writeFileSync(join(dir, name), 'partial');
+    }
+
+    expect((await removeUnfinishedWrites(path)).sort()).toEqual(unfinished);
+
+    expect(readdirSync(dir).sort()).toEqual([...others].sort());
+    expect(await removeUnfinishedWrites(path)).toEqual([]);
+  });
+
   describe('refuses what is not a whole snapshot', () => {
     const header = JSON.stringify({
       format: SNAPSHOT_FORMAT,
@@ -229,7 +256,7 @@ describe('SessionSnapshotService', () => {
       ...overrides,
     });
   const service = (store: InMemorySessionRepository, overrides: Record<string, string> = {}) =>
-    new SessionSnapshotService(store, clock, config(overrides));
+    new SessionSnapshotService(store, clock, config(overrides), new FingerprintAuthMetrics());
 
   it('writes live sessions at shutdown and restores the unexpired ones at start', async () => {
     const before = new InMemorySessionRepository(policy, 100, clock);
@@ -297,6 +324,63 @@ describe('SessionSnapshotService', () => {
     expect(existsSync(path)).toBe(true);
   });
 
+  it('removes the temp file of a write a crash interrupted, then restores the last whole snapshot', async () => {
+    const source = new InMemorySessionRepository(policy, 100, clock);
+    const { session } = await source.create(newSession());
+    await writeSnapshot(path, source.exportAll());
+    writeFileSync(join(dir, '.sessions.snapshot.a1b2c3d4e5f6.tmp'), '{"format":"fingerprint-');
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const store = new InMemorySessionRepository(policy, 100, clock);
+      await service(store).onModuleInit();
+
+      expect(readdirSync(dir)).toEqual(['sessions.snapshot']);
+      expect(await store.findById(session.id)).toEqual(await source.findById(session.id));
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0][0]).toMatchObject({
+        event: 'snapshot_unfinished',
+        files: ['.sessions.snapshot.a1b2c3d4e5f6.tmp'],
+      });
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('logs a failed write with its error code, removes its temp file and writes on the next try', async () => {
+    // A folder where the file should be: the temp file is written whole, and the rename over the
+    // folder fails, even for root.
+    mkdirSync(path);
+    writeFileSync(join(path, 'in-the-way'), '');
+    const store = new InMemorySessionRepository(policy, 100, clock);
+    await store.create(newSession());
+    const metrics = new FingerprintAuthMetrics();
+    const snapshots = new SessionSnapshotService(store, clock, config(), metrics);
+    const failures = async () =>
+      (await metrics.snapshotFailures.get()).values.reduce((sum, { value }) => sum + value, 0);
+    const error = jest.spyOn(Logger.prototype, 'error');
+    try {
+      await expect(snapshots.save()).resolves.toBeUndefined();
+      expect(await failures()).toBe(1);
+      expect(error).toHaveBeenCalledTimes(1);
+      expect(error.mock.calls[0][0]).toEqual({
+        event: 'snapshot_failed',
+        reason: 'interval',
+        code: 'EISDIR',
+        error: expect.stringContaining('EISDIR'),
+      });
+      expect(readdirSync(dir)).toEqual(['sessions.snapshot']);
+
+      rmSync(path, { recursive: true });
+      await snapshots.save();
+      expect(error).toHaveBeenCalledTimes(1);
+      expect(await failures()).toBe(1);
+      expect(await readAll(path)).toHaveLength(1);
+      expect(readdirSync(dir)).toEqual(['sessions.snapshot']);
+    } finally {
+      error.mockRestore();
+    }
+  });
+
   it('joins a write already under way instead of starting a second one', async () => {
     const store = new InMemorySessionRepository(policy, 100, clock);
     await store.create(newSession());
@@ -316,7 +400,12 @@ describe('SessionSnapshotService', () => {
     });
     const store = new InMemorySessionRepository(policy, 100, clock);
     await store.create(newSession());
-    const snapshots = new SessionSnapshotService(store, clock, defaults);
+    const snapshots = new SessionSnapshotService(
+      store,
+      clock,
+      defaults,
+      new FingerprintAuthMetrics(),
+    );
     await snapshots.onModuleInit();
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     await snapshots.onApplicationShutdown();
@@ -337,13 +426,23 @@ describe('SessionSnapshotService', () => {
         REDIS_URL: 'redis://127.0.0.1:1',
         DATA_DIR: dataDir,
       });
-      const byDefault = new SessionSnapshotService(shared, clock, defaults);
+      const byDefault = new SessionSnapshotService(
+        shared,
+        clock,
+        defaults,
+        new FingerprintAuthMetrics(),
+      );
       await byDefault.onModuleInit();
       await byDefault.onApplicationShutdown();
       expect(warn).not.toHaveBeenCalled();
       expect(existsSync(dataDir)).toBe(false);
 
-      const explicit = new SessionSnapshotService(shared, clock, config());
+      const explicit = new SessionSnapshotService(
+        shared,
+        clock,
+        config(),
+        new FingerprintAuthMetrics(),
+      );
       await explicit.onModuleInit();
       await explicit.onApplicationShutdown();
       expect(warn).toHaveBeenCalledTimes(1);
@@ -359,7 +458,7 @@ describe('SessionSnapshotService', () => {
     const off = validateEnv({ NODE_ENV: 'test', SESSION_SNAPSHOT_PATH: 'off', DATA_DIR: dataDir });
     const store = new InMemorySessionRepository(policy, 100, clock);
     await store.create(newSession());
-    const snapshots = new SessionSnapshotService(store, clock, off);
+    const snapshots = new SessionSnapshotService(store, clock, off, new FingerprintAuthMetrics());
     await snapshots.onModuleInit();
     await snapshots.onApplicationShutdown();
     expect(existsSync(dataDir)).toBe(false);

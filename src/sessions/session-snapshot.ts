@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -8,6 +8,7 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { Clock } from '../common/clock';
 import type { GeoLocation } from '../geoip/geo-location';
 import { ensurePrivateDirectory } from '../options/data-files';
+import { FingerprintAuthMetrics } from '../observability/metrics';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { isLive, Session, toSeconds } from './session';
 import { SessionStoreFullError } from './session.errors';
@@ -74,12 +75,15 @@ export async function writeSnapshot(
   options: { createdAt?: Date; chunkSize?: number } = {},
 ): Promise<SnapshotWriteResult> {
   const directory = dirname(path);
-  const temp = join(directory, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = join(directory, `${tempPrefix(path)}${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', 0o600);
   let count = 0;
   let bytes = 0;
   const write = async (text: string) => {
-    await handle.write(text);
+    // Not handle.write(): on a filling disk it writes what fits and resolves without an error,
+    // and the end marker cut short would be renamed over the good file. writeFile writes the rest
+    // too, and that write fails (ENOSPC).
+    await handle.writeFile(text);
     bytes += Buffer.byteLength(text);
   };
   try {
@@ -119,6 +123,26 @@ export async function writeSnapshot(
   }
   await syncDirectory(directory);
   return { count, bytes };
+}
+
+/** A write of `path` goes to `<folder>/.<name>.<12 hex digits>.tmp` until its rename. */
+const tempPrefix = (path: string) => `.${basename(path)}.`;
+const TEMP_SUFFIX = /^[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes the temp files of writes of `path` that never reached their rename because the process
+ * was killed during one (SIGKILL, OOM kill, power loss): nothing reads them, and each is as large
+ * as a snapshot and holds what one holds. Returns their names. Only for the process that owns
+ * `path`, at start, before it writes: another one writing to the same path would lose its write.
+ */
+export async function removeUnfinishedWrites(path: string): Promise<string[]> {
+  const directory = dirname(path);
+  const prefix = tempPrefix(path);
+  const unfinished = (await readdir(directory)).filter(
+    (name) => name.startsWith(prefix) && TEMP_SUFFIX.test(name.slice(prefix.length)),
+  );
+  for (const name of unfinished) await rm(join(directory, name), { force: true });
+  return unfinished;
 }
 
 /** Makes the rename itself durable; not every platform can open a directory, which is fine. */
@@ -320,8 +344,10 @@ const RESTORE_BATCH = 10_000;
  * (sessionSnapshotPath, by default in dataDir): restores the unexpired ones at start, writes the
  * live ones at shutdown (after the HTTP server has stopped taking requests) and, with
  * sessionSnapshotInterval > 0 (the default: 60 s), periodically, so a crash loses at most one
- * interval. A missing file is a first start; a foreign or corrupt one is moved aside and the
- * service starts empty. Does nothing for durable stores (Redis keeps its own data).
+ * interval. A write that fails (a full disk) keeps the previous file and is tried again on the
+ * next interval. A missing file is a first start; a foreign or corrupt one is moved aside and the
+ * service starts empty; the temp files of writes a crash interrupted are removed. Does nothing for
+ * durable stores (Redis keeps its own data).
  */
 @Injectable()
 export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdown {
@@ -336,6 +362,7 @@ export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdo
     private readonly sessions: SessionRepository,
     private readonly clock: Clock,
     config: FingerprintAuthConfig,
+    private readonly metrics: FingerprintAuthMetrics,
   ) {
     this.path = config.sessionSnapshotPath;
     this.pathSet = config.sessionSnapshotPathSet;
@@ -369,6 +396,7 @@ export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdo
         error: `cannot create the folder of ${this.path}: ${(error as Error).message}`,
       });
     }
+    await this.removeUnfinished(this.path);
     await this.restore();
     if (this.intervalSeconds > 0) {
       this.timer = setInterval(() => void this.save('interval'), this.intervalSeconds * 1000);
@@ -415,10 +443,32 @@ export class SessionSnapshotService implements OnModuleInit, OnApplicationShutdo
         durationMs: Math.round(performance.now() - started),
       });
     } catch (error) {
+      // The previous snapshot is untouched and the next interval tries again.
+      this.metrics.snapshotFailures.inc();
       this.logger.error({
         event: 'snapshot_failed',
         reason,
+        code: (error as NodeJS.ErrnoException).code,
         error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  private async removeUnfinished(path: string): Promise<void> {
+    try {
+      const removed = await removeUnfinishedWrites(path);
+      if (removed.length === 0) return;
+      this.logger.warn({
+        event: 'snapshot_unfinished',
+        files: removed,
+        message: `removed ${removed.length} temp file(s) of snapshot writes that did not finish (the process was stopped during one); the snapshot itself is the last whole one`,
+      });
+    } catch (error) {
+      // A missing folder was reported above; the restore reports one it cannot read.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      this.logger.warn({
+        event: 'snapshot_unfinished',
+        message: `could not remove the temp files of unfinished snapshot writes: ${(error as Error).message}`,
       });
     }
   }

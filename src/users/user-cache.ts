@@ -11,8 +11,10 @@ export type CachedUser = Pick<PublicUser, 'id' | 'email' | 'displayName'>;
 /**
  * The users guarded requests have needed recently, so such a request costs no query. Bounded
  * (least recently used first out) and short-lived: an entry is trusted for USER_CACHE_TTL_MS,
- * and this instance drops it at once when it changes or deletes the user. A change made
- * elsewhere (another instance, the database directly) is seen within the TTL.
+ * and this instance drops it at once when it changes or deletes the user. With sessions in
+ * Redis, a change made on another instance drops it too (`UsersService` follows the
+ * invalidation channel); one made elsewhere (the database directly, or another instance without
+ * Redis) is seen within the TTL.
  */
 export class UserCache {
   private readonly entries = new Map<string, { user: CachedUser; until: number }>();
@@ -46,6 +48,10 @@ export class UserCache {
 
   delete(id: string): void {
     this.entries.delete(id);
+  }
+
+  clear(): void {
+    this.entries.clear();
   }
 
   get size(): number {

@@ -1,10 +1,17 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import {
   CurrentPasswordIncorrectError,
   InvalidCredentialsError,
   UnauthenticatedError,
 } from '../common/errors';
+import { CacheLookups, FingerprintAuthMetrics } from '../observability/metrics';
+import type {
+  InvalidationListener,
+  Invalidations,
+  InvalidationTopic,
+} from '../redis/invalidation-channel';
+import { INVALIDATION_CHANNEL } from '../redis/redis-connection';
 import { emailSkeleton, normaliseEmail } from './email-address';
 import { PasswordHasher } from './password-hasher';
 import { User } from './user';
@@ -14,16 +21,27 @@ import { UserRepository } from './user.repository';
 /**
  * Accounts: registration, password checks and changes, deletion, and who a signed-in user is.
  * A host app that creates its users itself (`routes: { register: false }`) calls `register` here.
+ *
+ * With sessions in Redis, the user cache follows the invalidation channel: a change made on any
+ * instance drops the user here too, and while the channel is down the cache is not used.
  */
 @Injectable()
-export class UsersService {
+export class UsersService implements InvalidationListener {
   private readonly cache = new UserCache();
+  private readonly lookups: CacheLookups;
 
   constructor(
     private readonly users: UserRepository,
     private readonly hasher: PasswordHasher,
     private readonly clock: Clock,
-  ) {}
+    @Optional()
+    @Inject(INVALIDATION_CHANNEL)
+    private readonly channel: Invalidations | null = null,
+    @Optional() @Inject(FingerprintAuthMetrics) metrics: FingerprintAuthMetrics | null = null,
+  ) {
+    this.lookups = metrics?.lookupsOf('users') ?? new CacheLookups();
+    channel?.listen(this);
+  }
 
   /**
    * Creates an account; throws `EmailTakenError` when the email, or one that looks like it, is
@@ -62,13 +80,27 @@ export class UsersService {
    * recently (see `UserCache`); null when the user no longer exists.
    */
   async signedIn(id: string): Promise<CachedUser | null> {
+    const channel = this.channel;
+    if (channel !== null && !channel.trusted()) {
+      this.lookups.bypasses++;
+      const user = await this.users.findById(id);
+      return user === null ? null : cachedUser(user);
+    }
     const now = this.clock.now();
     const cached = this.cache.get(id, now);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.lookups.hits++;
+      return cached;
+    }
+    this.lookups.misses++;
+    const generation = channel?.generation();
     const user = await this.users.findById(id);
     if (user === null) return null;
-    const known: CachedUser = { id: user.id, email: user.email, displayName: user.displayName };
-    this.cache.set(known, now);
+    const known = cachedUser(user);
+    // A change announced while the query ran may be older than its answer: not kept then.
+    if (channel === null || (channel.trusted() && channel.generation() === generation)) {
+      this.cache.set(known, now);
+    }
     return known;
   }
 
@@ -93,19 +125,38 @@ export class UsersService {
   ): Promise<void> {
     const user = await this.confirmPassword(userId, currentPassword);
     await this.users.updatePasswordHash(user.id, await this.hasher.hash(newPassword));
-    this.cache.delete(user.id);
+    await this.forget(user.id);
   }
 
   /** Removes the user row; false when it was already gone. Sessions are the caller's to end. */
   async delete(userId: string): Promise<boolean> {
     this.cache.delete(userId);
     const deleted = await this.users.delete(userId);
-    this.cache.delete(userId);
+    await this.forget(userId);
     return deleted;
   }
 
-  /** Forgets what this instance cached of the user (it changed elsewhere, or is gone). */
-  forget(userId: string): void {
+  /**
+   * Forgets what is cached of the user (it changed, say through the host's own user store, or is
+   * gone): here, and on every instance when sessions live in Redis. Rejects with
+   * `StoreUnavailableError` when the other instances could not be told.
+   */
+  async forget(userId: string): Promise<void> {
     this.cache.delete(userId);
+    await this.channel?.announce('user', userId);
+  }
+
+  invalidate(topic: InvalidationTopic, id: string): void {
+    if (topic === 'user') this.cache.delete(id);
+  }
+
+  reset(): void {
+    this.cache.clear();
   }
 }
+
+const cachedUser = (user: User): CachedUser => ({
+  id: user.id,
+  email: user.email,
+  displayName: user.displayName,
+});

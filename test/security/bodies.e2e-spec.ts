@@ -41,6 +41,12 @@ describe('hostile bodies (e2e)', () => {
         (e) => JSON.stringify({ email: e, password: PASSWORD, role: 'admin' }),
         400,
       ],
+      // class-transformer leaves these out of the DTO instead of copying them: refused all the same.
+      [
+        'an extra field named like an inherited member',
+        (e) => JSON.stringify({ email: e, password: PASSWORD, toString: 'x', hasOwnProperty: 1 }),
+        400,
+      ],
       [
         'a __proto__ key',
         (e) => `{"email":"${e}","password":"${PASSWORD}","__proto__":{"polluted":true}}`,
@@ -130,6 +136,10 @@ describe('hostile bodies (e2e)', () => {
       ['a regex-like object', () => JSON.stringify({ email, password: { $regex: '.*' } })],
       ['an array password', () => JSON.stringify({ email, password: [PASSWORD] })],
       ['an extra field', () => JSON.stringify({ email, password: PASSWORD, admin: true })],
+      [
+        'an extra field named like an inherited member',
+        () => JSON.stringify({ email, password: PASSWORD, valueOf: 1 }),
+      ],
       [
         'a __proto__ key',
         () => `{"email":"${email}","password":"${PASSWORD}","__proto__":{"polluted":1}}`,

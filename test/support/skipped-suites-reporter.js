@@ -15,6 +15,7 @@ const HOW = {
     'DATABASE_URL_TEST=postgres://postgres@127.0.0.1:5432/test (each suite makes its own databases)',
   CHROMIUM_PATH: 'CHROMIUM_PATH=/usr/bin/chromium (a Chromium or Chrome executable)',
   'redis-server': 'redis-server and redis-cli on the PATH (e.g. apt-get install redis-server)',
+  root: 'nothing, but run them as root (they mount a small tmpfs of their own, and unmount it)',
   'examples/nextjs/node_modules': 'up examples/nextjs/node_modules: npm ci --prefix examples/nextjs',
 };
 

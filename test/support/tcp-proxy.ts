@@ -7,6 +7,8 @@ import { AddressInfo, createServer, connect, Server, Socket } from 'node:net';
  */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
+  /** The proxy's own connections to the server. */
+  private readonly upstreams = new Set<Socket>();
   private server?: Server;
   private silent = false;
   private dropListeners: Array<() => void> = [];
@@ -35,6 +37,23 @@ export class TcpProxy {
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Refuses new connections until `restore()`, and leaves the open ones alone. */
+  refuseNew(): void {
+    // Not listening any more from here on; its callback would wait for the open connections.
+    this.server?.close();
+    this.server = undefined;
+  }
+
+  /**
+   * The local ports of the proxy's open connections to the server: how the server tells them
+   * apart from its other clients (`addr` in Redis's CLIENT LIST).
+   */
+  serverSidePorts(): number[] {
+    return [...this.upstreams].flatMap((socket) =>
+      socket.localPort === undefined ? [] : [socket.localPort],
+    );
   }
 
   /** Keeps connections open and accepts new ones, but delivers nothing until `restore()`. */
@@ -76,6 +95,8 @@ export class TcpProxy {
     if (this.silent) return; // held open, never connected upstream: a server that went quiet
     const upstream = connect(this.targetPort, this.targetHost);
     this.track(upstream);
+    this.upstreams.add(upstream);
+    upstream.on('close', () => this.upstreams.delete(upstream));
     const relay = (from: Socket, to: Socket) => {
       from.on('data', (chunk: Buffer) => {
         if (!this.silent) {
