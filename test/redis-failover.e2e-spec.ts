@@ -253,6 +253,8 @@ describeWithRedisServer('Redis Cluster failover under traffic (e2e)', () => {
           // Every node, as the docs say; the client discovers the rest anyway.
           REDIS_URL: cluster.url,
           REDIS_WAIT_REPLICAS: String(waitReplicas),
+          // The most allowed: a loaded test machine must not make a healthy replica late.
+          REDIS_WAIT_TIMEOUT_MS: '400',
           // Every login of a user stays until revoked: none is evicted and taken for lost.
           MAX_SESSIONS_PER_USER: '1000',
           // The traffic logs in from one address far more often than any limit allows.

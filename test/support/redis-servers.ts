@@ -282,14 +282,9 @@ export async function waitForCluster(ports: readonly number[], timeoutMs = 30_00
         (await clusterNodes(port)).every((node) => !node.failing),
       Math.max(0, deadline - Date.now()),
     );
-    await waitFor(
-      `replica ${port} did not get in sync with its master`,
-      async () => {
-        const info = await replicationInfo(port);
-        return info.role === 'master' || info.master_link_status === 'up';
-      },
-      Math.max(0, deadline - Date.now()),
-    );
+    if ((await replicationInfo(port)).role !== 'master') {
+      await waitForReplicaSync(port, Math.max(0, deadline - Date.now()));
+    }
   }
 }
 
@@ -316,14 +311,66 @@ export async function waitForPromotion(
   );
 }
 
-/** Waits (bounded) until the node on `port` is a replica in sync with its master. */
+/**
+ * Waits (bounded) until the node on `port` is a replica in sync with its master, as both see
+ * it, and acknowledges a write there (`WAIT`): the master counts a replica that has just synced
+ * only once it has acknowledged an offset, and that can take a while on a busy machine.
+ */
 export async function waitForReplicaSync(port: number, timeoutMs = 30_000): Promise<void> {
   await waitFor(
     `the node on ${port} did not become a replica in sync with its master`,
     async () => {
       const info = await replicationInfo(port);
-      return info.role === 'slave' && info.master_link_status === 'up';
+      if (info.role !== 'slave' || info.master_link_status !== 'up') return false;
+      const masterPort = Number(info.master_port);
+      const master = await replicationInfo(masterPort);
+      const online = Object.entries(master).some(
+        ([field, value]) =>
+          /^slave\d+$/.test(field) &&
+          value.includes(`port=${port},`) &&
+          value.includes('state=online'),
+      );
+      return online && (await acknowledged(masterPort, await keyServedBy(masterPort)));
     },
     timeoutMs,
   );
+}
+
+/** A key the master on `port` serves: any key outside a cluster, one in its slots in one. */
+async function keyServedBy(port: number): Promise<string> {
+  if (!(await redisCommand(port, 'INFO cluster')).includes('cluster_enabled:1')) {
+    return 'fpa-test-probe';
+  }
+  const self = (await clusterNodes(port)).find((node) => node.port === port);
+  for (let i = 0; i < 1000; i++) {
+    const key = `fpa-test-probe-{${i}}`;
+    const slot = await keySlot(port, key);
+    if (self?.slots.some(([from, to]) => slot >= from && slot <= to)) return key;
+  }
+  throw new Error(`no key found for the master on ${port}`);
+}
+
+/** Writes `key` on the master on `port`, then `WAIT 1` on the same connection: acknowledged? */
+function acknowledged(port: number, key: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let reply = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer from 127.0.0.1:${port}`));
+    }, 5000);
+    socket.on('connect', () => socket.write(`SET ${key} 1\r\nWAIT 1 1000\r\n`));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      const lines = reply.split('\r\n');
+      if (lines.length < 3) return;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(lines[0] === '+OK' && Number(lines[1].slice(1)) >= 1);
+    });
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
 }
