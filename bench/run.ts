@@ -17,7 +17,8 @@ import { QUICK_SOAK_SEC, quickSoak } from './soak.bench';
 import { median } from './lib/stats';
 
 /**
- * `npm run bench` (full) and `npm run bench:quick` (checks the scripts in under a minute).
+ * `npm run bench` (full) and `npm run bench:quick` (checks the scripts in a few minutes: all but the
+ * soak in under one, the soak a minute per mode; the soak for the record is `npm run soak`).
  * Runs every part, prints the tables and writes them into BENCHMARKS.md between the generated
  * markers; the hand-written analysis around them is kept.
  *

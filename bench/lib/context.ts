@@ -156,17 +156,23 @@ export async function startRedisApp(
   context: BenchContext,
   name: string,
   overrides: Record<string, string> = {},
+  execArgv: string[] = [],
 ): Promise<RedisApp> {
   if (!context.redisUrl) {
     return { available: false, reason: 'no Redis URL (set BENCH_REDIS_URL or REDIS_URL_TEST)' };
   }
   try {
-    const app = await startBenchApp(context, name, {
-      SESSION_STORE: 'redis',
-      REDIS_URL: context.redisUrl,
-      REDIS_KEY_PREFIX: context.redisPrefix,
-      ...overrides,
-    });
+    const app = await startBenchApp(
+      context,
+      name,
+      {
+        SESSION_STORE: 'redis',
+        REDIS_URL: context.redisUrl,
+        REDIS_KEY_PREFIX: context.redisPrefix,
+        ...overrides,
+      },
+      execArgv,
+    );
     return { available: true, app };
   } catch (error) {
     if (!(error instanceof ChildStartError)) throw error;

@@ -167,8 +167,6 @@ class Deck {
 }
 
 export interface SessionCounts {
-  /** Sessions the client holds now. */
-  readonly held: number;
   readonly loggedIn: number;
   readonly revoked: number;
   /** Left to expire on the service: past their planned use, or their absolute expiry near. */
@@ -190,7 +188,7 @@ export class SoakTraffic {
   private readonly sessions: HeldSession[] = [];
   private readonly deck = new Deck();
   private nextUser = 0;
-  private counts = { loggedIn: 0, revoked: 0, abandoned: 0 };
+  private readonly counts = { loggedIn: 0, revoked: 0, abandoned: 0 };
 
   constructor(
     url: string,
@@ -203,7 +201,7 @@ export class SoakTraffic {
   }
 
   sessionCounts(): SessionCounts {
-    return { held: this.sessions.length, ...this.counts };
+    return { ...this.counts };
   }
 
   /** Logs in `count` sessions, eight at a time; throws unless every login succeeds. */
@@ -216,8 +214,8 @@ export class SoakTraffic {
       connections.map(async (connection) => {
         while (left > 0) {
           left--;
-          const outcome = await this.perform('login', connection, performance.now());
-          if (outcome.outcome !== 200) throw new Error(`seed login: ${outcome.outcome}`);
+          const result = await this.perform('login', connection, performance.now());
+          if (!result.ok) throw new Error(`a seed login got ${result.outcome}`);
         }
         connection.close();
       }),

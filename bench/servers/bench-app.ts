@@ -100,6 +100,12 @@ async function main(): Promise<void> {
         histogram.disable();
         return { removed, durationMs, eventLoop: summary(histogram) };
       },
+      /** A full GC, then the heap in use (the soak's heap comparison; the app runs with --expose-gc). */
+      gc: () => {
+        if (!global.gc) throw new Error('start the app with --expose-gc');
+        global.gc();
+        return process.memoryUsage().heapUsed;
+      },
       stats: async () => ({
         ...(await sessions.stats()),
         heapUsed: process.memoryUsage().heapUsed,
