@@ -1,4 +1,4 @@
-import Redis, { Cluster, RedisOptions } from 'ioredis';
+import Redis, { Cluster, Command, RedisOptions } from 'ioredis';
 
 /** A Redis connection: one server or a Redis Cluster. Both speak the same commands. */
 export type RedisClient = Redis | Cluster;
@@ -20,13 +20,68 @@ const reconnectDelay = (attempt: number): number => Math.min(50 * 2 ** attempt, 
  */
 function commonOptions(options: RedisClientOptions): RedisOptions {
   return {
-    commandTimeout: options.commandTimeoutMs ?? 500,
+    // No `commandTimeout`: see timeCommands, which times every command itself.
     connectTimeout: 1000,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     enableAutoPipelining: true,
     connectionName: options.connectionName ?? 'fingerprint-auth',
   };
+}
+
+const DEFAULT_COMMAND_TIMEOUT_MS = 500;
+/** Each client's command timeout (ms), for callers that bound their own work by it. */
+const commandTimeouts = new WeakMap<RedisClient, number>();
+/** Marks a command whose timer is armed: a command resent after a reconnect keeps its first. */
+const ARMED = Symbol('fingerprint-auth.commandTimer');
+type TimedCommand = Command & { [ARMED]?: true };
+
+/** The longest a command of `client` waits for its answer (ms); 0 when it was not made here. */
+export function commandTimeoutOf(client: RedisClient): number {
+  return commandTimeouts.get(client) ?? 0;
+}
+
+/**
+ * Fails each command of `client` that has no answer `timeoutMs` after it was sent.
+ *
+ * ioredis's own `commandTimeout` decides in its timer. After the event loop was blocked for
+ * longer than the timeout (a long GC pause, a burst of synchronous work on a busy machine), Node
+ * runs expired timers before it reads its sockets, so that timer fails commands whose answers
+ * arrived long ago and wait, unread, in the socket: 503s for a healthy Redis. Here the timer
+ * only asks, and the verdict waits for `setImmediate`, which runs after the loop's poll phase
+ * has read what arrived. A command fails only when its answer truly did not come in time.
+ *
+ * Every command of a client passes through its `sendCommand` (pipelines and auto-pipelining
+ * included; a Cluster's before it picks the node), so the one wrapper times them all.
+ */
+function timeCommands<T extends RedisClient>(client: T, timeoutMs: number): T {
+  commandTimeouts.set(client, timeoutMs);
+  const send = client.sendCommand.bind(client) as (command: Command, ...rest: unknown[]) => unknown;
+  const timed = (command: TimedCommand, ...rest: unknown[]): unknown => {
+    if (command[ARMED] === undefined) {
+      command[ARMED] = true;
+      const timer = setTimeout(() => {
+        setImmediate(() => {
+          if (!command.isSettled) command.reject(new Error('Command timed out'));
+        });
+      }, timeoutMs);
+      // The timer must not outlive the answer, nor keep the process alive.
+      command.promise.then(
+        () => clearTimeout(timer),
+        () => clearTimeout(timer),
+      );
+      timer.unref();
+    }
+    return send(command, ...rest);
+  };
+  (client as unknown as { sendCommand: typeof timed }).sendCommand = timed;
+  return client;
+}
+
+/** A second connection like `client` (same servers, options and command timeout). */
+export function duplicateClient(client: RedisClient): RedisClient {
+  const copy = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  return timeCommands(copy, commandTimeoutOf(client));
 }
 
 /** The nodes in REDIS_URL: one URL, or several comma-separated (`redis://a:7000,b:7001`). */
@@ -43,6 +98,13 @@ export function redisNodes(url: string): URL[] {
  * starts connecting at once and keeps reconnecting; see `waitUntilReady` for start-up.
  */
 export function createRedisClient(url: string, options: RedisClientOptions = {}): RedisClient {
+  return timeCommands(
+    connect(url, options),
+    options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+  );
+}
+
+function connect(url: string, options: RedisClientOptions): RedisClient {
   const nodes = redisNodes(url);
   const first = nodes[0];
   const auth = authOptions(first);
@@ -89,7 +151,7 @@ export function createNodeConnection(
   options: RedisClientOptions = {},
 ): Redis {
   const first = redisNodes(url)[0];
-  return new Redis({
+  const connection = new Redis({
     host: node?.host ?? first.hostname,
     port: node?.port ?? Number(first.port || 6379),
     ...authOptions(first),
@@ -98,6 +160,7 @@ export function createNodeConnection(
     autoResubscribe: false,
     lazyConnect: true,
   });
+  return timeCommands(connection, options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Cluster } from 'ioredis';
 import { Clock } from '../../../common/clock';
 import { StoreUnavailableError } from '../../../common/errors';
-import { RedisClient, waitUntilReady } from '../../../redis/redis-client';
+import { commandTimeoutOf, duplicateClient, RedisClient, waitUntilReady } from '../../../redis/redis-client';
 import type { GeoLocation } from '../../../geoip/geo-location';
 import {
   isLive,
@@ -291,7 +291,7 @@ const writers = new WeakMap<RedisClient, RedisClient>();
 function writerFor(client: RedisClient): RedisClient {
   const known = writers.get(client);
   if (known !== undefined) return known;
-  const writer = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  const writer = duplicateClient(client);
   writer.on('error', () => undefined);
   client.once('end', () => writer.disconnect());
   writers.set(client, writer);
@@ -323,8 +323,7 @@ export class RedisSessionRepository extends SessionRepository {
     private readonly durability: RedisDurability = MASTER_ONLY,
   ) {
     super();
-    const options = client instanceof Cluster ? client.options.redisOptions : client.options;
-    this.commandTimeoutMs = options?.commandTimeout ?? 0;
+    this.commandTimeoutMs = commandTimeoutOf(client);
     this.writer = durability.replicas > 0 ? writerFor(client) : null;
     // EVALSHA with the script cached per connection; ioredis loads it again where needed.
     for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) {
