@@ -256,22 +256,39 @@ export class SoakTraffic {
     rate: number;
     durationMs: number;
     connections: number;
+    /** Connections kept for logins alone (default 8); see below. */
+    loginConnections?: number;
     record: (request: Completed) => void;
     maxBacklogSec?: number;
   }): Promise<{ sent: number }> {
     const total = Math.round((options.rate * options.durationMs) / 1000);
     const intervalMs = 1000 / options.rate;
     const maxBacklog = options.rate * (options.maxBacklogSec ?? 10);
-    const slots: Array<Connection | null> = await Promise.all(
-      Array.from({ length: options.connections }, () => Connection.open(this.host, this.port)),
-    );
-    const waiting: Array<{ kind: Kind; dueMs: number }> = [];
+    // Logins wait for a hashing thread; on shared connections a burst of them holds every one
+    // and the session traffic behind them queues in the generator, not in the service. Browsers
+    // do not share connections across users either: logins get a lane of their own.
+    const open = (count: number) =>
+      Promise.all(Array.from({ length: count }, () => Connection.open(this.host, this.port)));
+    const lanes = {
+      sessions: {
+        slots: (await open(options.connections)) as Array<Connection | null>,
+        waiting: [] as Array<{ kind: Kind; dueMs: number }>,
+      },
+      logins: {
+        slots: (await open(options.loginConnections ?? 8)) as Array<Connection | null>,
+        waiting: [] as Array<{ kind: Kind; dueMs: number }>,
+      },
+    };
+    type Lane = (typeof lanes)['sessions'];
+    const laneOf = (kind: Kind): Lane => (kind === 'login' ? lanes.logins : lanes.sessions);
+    const allLanes = [lanes.sessions, lanes.logins];
     const start = performance.now();
     let inFlight = 0;
     let failure: Error | null = null;
     let allAnswered: () => void = () => undefined;
 
-    const free = (): Connection | undefined => {
+    const free = (lane: Lane): Connection | undefined => {
+      const { slots } = lane;
       for (let i = 0; i < slots.length; i++) {
         const connection = slots[i];
         if (connection === null) continue;
@@ -280,7 +297,7 @@ export class SoakTraffic {
           void Connection.open(this.host, this.port).then(
             (fresh) => {
               slots[i] = fresh;
-              drain();
+              drain(lane);
             },
             (error: Error) => (failure ??= error),
           );
@@ -290,7 +307,7 @@ export class SoakTraffic {
       }
       return undefined;
     };
-    const dispatch = (connection: Connection, kind: Kind, dueMs: number) => {
+    const dispatch = (lane: Lane, connection: Connection, kind: Kind, dueMs: number) => {
       const now = performance.now();
       const lateMs = now - start - dueMs;
       inFlight++;
@@ -303,24 +320,27 @@ export class SoakTraffic {
           lateMs,
           ...result,
         });
-        drain();
+        drain(lane);
         if (inFlight === 0) allAnswered();
       });
     };
-    const drain = () => {
-      while (waiting.length > 0) {
-        const connection = free();
+    const drain = (lane: Lane) => {
+      while (lane.waiting.length > 0) {
+        const connection = free(lane);
         if (connection === undefined) return;
-        const next = waiting.shift() as { kind: Kind; dueMs: number };
-        dispatch(connection, next.kind, next.dueMs);
+        const next = lane.waiting.shift() as { kind: Kind; dueMs: number };
+        dispatch(lane, connection, next.kind, next.dueMs);
       }
     };
+    const backlog = () => lanes.sessions.waiting.length + lanes.logins.waiting.length;
     // Requests past their time limit: dropped with their connection (checked twice a second).
     const watchdog = setInterval(() => {
       const now = performance.now();
-      for (const connection of slots) {
-        if (connection?.busy && now - connection.sentAt > connection.timeoutMs)
-          connection.timeOut();
+      for (const lane of allLanes) {
+        for (const connection of lane.slots) {
+          if (connection?.busy && now - connection.sentAt > connection.timeoutMs)
+            connection.timeOut();
+        }
       }
     }, 500);
 
@@ -332,16 +352,17 @@ export class SoakTraffic {
           while (next < total && next * intervalMs <= now) {
             const kind = this.deck.next();
             const dueMs = next * intervalMs;
-            const connection = waiting.length === 0 ? free() : undefined;
-            if (connection) dispatch(connection, kind, dueMs);
-            else waiting.push({ kind, dueMs });
+            const lane = laneOf(kind);
+            const connection = lane.waiting.length === 0 ? free(lane) : undefined;
+            if (connection) dispatch(lane, connection, kind, dueMs);
+            else lane.waiting.push({ kind, dueMs });
             next++;
           }
           if (failure) return reject(failure);
-          if (waiting.length > maxBacklog) {
+          if (backlog() > maxBacklog) {
             return reject(
               new Error(
-                `the service fell ${(waiting.length / options.rate).toFixed(0)} s behind the rate of ${options.rate}/s`,
+                `the service fell ${(backlog() / options.rate).toFixed(0)} s behind the rate of ${options.rate}/s`,
               ),
             );
           }
@@ -351,14 +372,14 @@ export class SoakTraffic {
         };
         tick();
       });
-      while (waiting.length > 0) {
-        drain();
+      while (backlog() > 0) {
+        for (const lane of allLanes) drain(lane);
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       if (inFlight > 0) await new Promise<void>((resolve) => (allAnswered = resolve));
     } finally {
       clearInterval(watchdog);
-      for (const connection of slots) connection?.close();
+      for (const lane of allLanes) for (const connection of lane.slots) connection?.close();
     }
     return { sent: next };
   }
