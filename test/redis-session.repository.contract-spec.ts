@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { FakeClock } from '../src/common/clock';
 import { createRedisClient, RedisClient, waitUntilReady } from '../src/redis/redis-client';
 import { RedisSessionRepository } from '../src/sessions/stores/redis/redis-session.repository';
@@ -9,6 +10,7 @@ import {
 } from './contracts/session-repository.contract';
 import { deleteKeysWithPrefix, randomKeyPrefix } from './support/redis';
 import { describeWithRedis } from './support/services';
+import { TcpProxy } from './support/tcp-proxy';
 
 describeWithRedis('RedisSessionRepository on one Redis server', (url) => {
   const prefix = randomKeyPrefix('sessions');
@@ -107,6 +109,53 @@ describeWithRedis('RedisSessionRepository on one Redis server', (url) => {
         expect(await a.findById(input.id)).toBeNull();
       } finally {
         await other.quit();
+      }
+    });
+
+    it('answers a refresh whose reply a dropped connection lost as rotated when ioredis sends it again', async () => {
+      const redis = new URL(url);
+      const proxy = await TcpProxy.start({
+        host: redis.hostname,
+        port: Number(redis.port || 6379),
+      });
+      const proxied = createRedisClient(`redis://127.0.0.1:${proxy.port}`, {
+        connectionName: 'fingerprint-auth-test-lost-reply',
+      });
+      try {
+        expect(await waitUntilReady(proxied, 5000)).toBe(true);
+        const clock = new FakeClock();
+        const store = new RedisSessionRepository(proxied, CONTRACT_POLICY, clock, prefix);
+        const randomHash = () => randomBytes(32).toString('base64url');
+        const rotationOf = (presentedHash: string) => ({
+          presentedHash,
+          nextRefreshHash: randomHash(),
+          nextFingerprintHash: randomHash(),
+          ipAddress: '203.0.113.7',
+          userAgent: 'Mozilla/5.0',
+        });
+        // A first rotation loads the script, so the answer lost below is the script's own.
+        const warm = newSession(userId());
+        await store.create(warm);
+        expect((await store.rotateRefresh(warm.id, rotationOf(warm.refreshHash))).kind).toBe(
+          'rotated',
+        );
+        const input = newSession(userId());
+        await store.create(input);
+        const rotation = rotationOf(input.refreshHash);
+        const lost = proxy.loseNextReply();
+        const outcome = await store.rotateRefresh(input.id, rotation);
+        await lost;
+        // Run twice by Redis (once per connection), answered once: as the rotation it was.
+        expect(outcome).toMatchObject({ kind: 'rotated', session: { id: input.id } });
+        const stored = await store.findById(input.id);
+        expect(stored).toMatchObject({
+          refreshHash: rotation.nextRefreshHash,
+          previousRefreshHash: input.refreshHash,
+          fingerprintHash: rotation.nextFingerprintHash,
+        });
+      } finally {
+        proxied.disconnect();
+        await proxy.close();
       }
     });
 

@@ -19,8 +19,28 @@ export interface RefreshRotation {
   readonly location?: GeoLocation | null;
 }
 
+/**
+ * Whether `rotation` is one the session has already made: the same request sent again (a
+ * client that resends a command whose answer a dropped connection lost). It answers `rotated`
+ * again and changes nothing. Safe because `nextRefreshHash` hashes a secret drawn for that one
+ * request: nobody replaying an old credential can present it.
+ */
+export function isRepeatedRotation(
+  rotation: RefreshRotation,
+  fingerprintHash: string,
+  refreshHash: string,
+  previousRefreshHash: string | null,
+): boolean {
+  return (
+    refreshHash === rotation.nextRefreshHash &&
+    previousRefreshHash === rotation.presentedHash &&
+    fingerprintHash === rotation.nextFingerprintHash
+  );
+}
+
 export type RefreshOutcome =
-  /** The presented credential was current: new credential and fingerprint stored, idle expiry slid. */
+  /** The presented credential was current: new credential and fingerprint stored, idle expiry slid
+   *  (or this very rotation was already made: see `isRepeatedRotation`). */
   | { readonly kind: 'rotated'; readonly session: Session }
   /** The credential rotated out within the grace period: nothing changed, the session stays valid. */
   | { readonly kind: 'grace'; readonly session: Session }

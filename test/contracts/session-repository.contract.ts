@@ -334,6 +334,40 @@ export function sessionRepositoryContract(
         ).toBe('invalid');
       });
 
+      it('answers the same rotation sent again as rotated, changing nothing, even after the grace period', async () => {
+        // A Redis client resends a script whose answer a dropped connection lost: that resend
+        // must not look like a replayed credential (which would revoke the session).
+        const input = newSession(newUserId());
+        const { session } = await repository.create(input);
+        const first = rotation(input.refreshHash);
+        await repository.rotateRefresh(session.id, first);
+        const stored = await repository.findById(session.id);
+        clock.advance(15 * SECOND);
+        const again = await repository.rotateRefresh(session.id, first);
+        expect(again).toMatchObject({
+          kind: 'rotated',
+          session: { id: session.id, refreshHash: first.nextRefreshHash },
+        });
+        expect(await repository.findById(session.id)).toEqual(stored);
+        // The old credential with a new secret is still a replay past the grace period.
+        const replay = await repository.rotateRefresh(session.id, rotation(input.refreshHash));
+        expect(replay.kind).toBe('reused');
+        expect(await repository.findById(session.id)).toBeNull();
+      });
+
+      it('refuses a repeated rotation whose fingerprint differs, as a credential it never issued', async () => {
+        const input = newSession(newUserId());
+        const { session } = await repository.create(input);
+        const first = rotation(input.refreshHash);
+        await repository.rotateRefresh(session.id, first);
+        const forged = { ...first, nextFingerprintHash: hash() };
+        // Within the grace period the presented credential is the previous one: grace, unchanged.
+        expect((await repository.rotateRefresh(session.id, forged)).kind).toBe('grace');
+        expect((await repository.findById(session.id))?.fingerprintHash).toBe(
+          first.nextFingerprintHash,
+        );
+      });
+
       it('slides the idle expiry and records the client on rotation', async () => {
         const input = newSession(newUserId());
         const { session } = await repository.create(input);

@@ -11,6 +11,7 @@ export class TcpProxy {
   private readonly upstreams = new Set<Socket>();
   private server?: Server;
   private silent = false;
+  private replyToLose: (() => void) | null = null;
   private dropListeners: Array<() => void> = [];
 
   private constructor(
@@ -66,6 +67,16 @@ export class TcpProxy {
     return new Promise((resolve) => this.dropListeners.push(resolve));
   }
 
+  /**
+   * Swallows the server's next answer and then resets that connection, as a network failure
+   * right after the server acted would: the client never learns what happened and may send the
+   * command again on its next connection (new connections are accepted as usual). Resolves once
+   * the answer was lost.
+   */
+  loseNextReply(): Promise<void> {
+    return new Promise((resolve) => (this.replyToLose = resolve));
+  }
+
   /** Forwards again (listening on the same port after a cut). */
   async restore(): Promise<void> {
     this.silent = false;
@@ -99,6 +110,14 @@ export class TcpProxy {
     upstream.on('close', () => this.upstreams.delete(upstream));
     const relay = (from: Socket, to: Socket) => {
       from.on('data', (chunk: Buffer) => {
+        const lost = this.replyToLose;
+        if (from === upstream && lost !== null) {
+          this.replyToLose = null;
+          upstream.destroy();
+          client.destroy();
+          lost();
+          return;
+        }
         if (!this.silent) {
           to.write(chunk);
           return;

@@ -10,6 +10,7 @@ import {
   SessionRepository,
   SessionStoreStats,
   SweepResult,
+  isRepeatedRotation,
 } from '../../session.repository';
 
 /** Width of one expiry bucket, in seconds. Sessions are swept at most this late. */
@@ -224,7 +225,10 @@ export class InMemorySessionRepository extends SessionRepository {
     const record = this.findLive(id, now);
     if (!record) return { kind: 'invalid' };
 
-    const [, refreshHash, previousRefreshHash] = unpackHashes(record.hashes);
+    const [fingerprintHash, refreshHash, previousRefreshHash] = unpackHashes(record.hashes);
+    if (isRepeatedRotation(rotation, fingerprintHash, refreshHash, previousRefreshHash)) {
+      return { kind: 'rotated', session: record.toSession() };
+    }
     if (refreshHash === rotation.presentedHash) {
       record.hashes = packHashes(
         rotation.nextFingerprintHash,

@@ -1,7 +1,12 @@
 import { Cluster } from 'ioredis';
 import { Clock } from '../../../common/clock';
 import { StoreUnavailableError } from '../../../common/errors';
-import { commandTimeoutOf, duplicateClient, RedisClient, waitUntilReady } from '../../../redis/redis-client';
+import {
+  commandTimeoutOf,
+  duplicateClient,
+  RedisClient,
+  waitUntilReady,
+} from '../../../redis/redis-client';
 import type { GeoLocation } from '../../../geoip/geo-location';
 import {
   isLive,
@@ -159,6 +164,11 @@ if t[3] == ARGV[4] then
   recordActivity(KEYS[1], ARGV[12], now, tonumber(ARGV[2]), ARGV[7], ARGV[8], ARGV[11])
   -- What the rotation replaced, for fpaSessionUnrotate.
   return { 'rotated', redis.call('HGETALL', KEYS[1]), { t[7], t[4] or '', t[5] or '' } }
+end
+if t[3] == ARGV[5] and t[4] == ARGV[4] and t[7] == ARGV[6] then
+  -- This very rotation again: the client resends a script whose answer a dropped connection
+  -- lost. ARGV[5] hashes a secret drawn for this one request, so nobody else can send it.
+  return { 'again', redis.call('HGETALL', KEYS[1]) }
 end
 if t[4] and t[4] == ARGV[4] then
   if now - tonumber(t[5] or '0') <= tonumber(ARGV[3]) then
@@ -428,10 +438,12 @@ export class RedisSessionRepository extends SessionRepository {
       | ['late']
       | ['invalid']
       | ['rotated', string[], [string, string, string]]
-      | ['grace' | 'reused', string[]]
+      | ['grace' | 'reused' | 'again', string[]]
     >;
     if (reply[0] === 'late') throw new StoreUnavailableError('sessions', new Error('ran too late'));
     if (reply[0] === 'invalid') return { kind: 'invalid' };
+    // A resend whose first run was not replicated either: what it replaced is gone, so it stays.
+    if (reply[0] === 'again' && !replicated) throw notReplicated(this.durability);
     if (reply[0] === 'rotated' && !replicated) {
       // The client keeps the credential it presented, so that one must stay the current one: a
       // rotation left in place would make its next refresh look like a replayed credential.
@@ -445,7 +457,7 @@ export class RedisSessionRepository extends SessionRepository {
     }
     const session = decode(id, toHash(reply[1]));
     if (session === null) return { kind: 'invalid' };
-    return { kind: reply[0], session };
+    return { kind: reply[0] === 'again' ? 'rotated' : reply[0], session };
   }
 
   async revoke(id: string, userId: string): Promise<Session | null> {

@@ -23,6 +23,7 @@ import {
   SessionRepository,
   SessionStoreStats,
   SweepResult,
+  isRepeatedRotation,
 } from '../../session.repository';
 import { sessionsDb, SessionsSchema, SessionsTable } from './sql-session.schema';
 
@@ -221,7 +222,10 @@ export class SqlSessionRepository extends SessionRepository {
       const row = await query.executeTakeFirst();
       if (row === undefined) return { kind: 'invalid' };
       const stored = toSession(row);
-
+      const { fingerprintHash, refreshHash, previousRefreshHash } = stored;
+      if (isRepeatedRotation(rotation, fingerprintHash, refreshHash, previousRefreshHash)) {
+        return { kind: 'rotated', session: stored };
+      }
       if (stored.refreshHash === rotation.presentedHash) {
         const session = withActivity(
           {
