@@ -197,6 +197,24 @@ describe('NearCachedSessionRepository', () => {
     expect(counts()).toEqual({ hits: 1, misses: 4, bypasses: 0 });
   });
 
+  it('lets go of sessions nobody asked for within the age limit, well before its capacity is reached', async () => {
+    const { store, cache, counts } = setUp({ ttlMs: 200 });
+    const abandoned = [newSession(newUser()), newSession(newUser())];
+    for (const input of abandoned) {
+      await store.create(input);
+      await cache.findById(input.id);
+    }
+    expect(cache.size).toBe(2);
+    // Past the age limit (real time: the limit is measured by performance.now()).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const used = newSession(newUser());
+    await store.create(used);
+    await cache.findById(used.id);
+    // Keeping the new one let the two lapsed ones go: the cache holds what is in use.
+    expect(cache.size).toBe(1);
+    expect(counts()).toEqual({ hits: 0, misses: 3, bypasses: 0 });
+  });
+
   it('announces every write that ends or changes a session, and drops it here at once', async () => {
     const { cache, channel } = setUp();
     const user = newUser();

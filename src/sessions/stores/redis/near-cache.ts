@@ -191,6 +191,7 @@ export class NearCachedSessionRepository extends SessionRepository implements In
 
   private keep(session: Session, until: number): void {
     this.drop(session.id);
+    this.dropLapsed(until - this.ttlMs);
     if (this.entries.size >= this.capacity) {
       this.drop(this.entries.keys().next().value as string);
     }
@@ -201,6 +202,20 @@ export class NearCachedSessionRepository extends SessionRepository implements In
       this.byUser.set(session.userId, ids);
     }
     ids.add(session.id);
+  }
+
+  /**
+   * Drops the oldest entries whose time is up by `now`: a session nobody asks for again (its
+   * browser closed, left to expire) goes within a TTL instead of staying until the capacity
+   * pushes it out, so the cache holds what was used in the last TTL, not always its capacity.
+   * Insertion order is nearly `until` order (a slow read may land behind a quicker, later one),
+   * so this stops at the first entry still good: cheap, and the rest go on a later call.
+   */
+  private dropLapsed(now: number): void {
+    for (const [id, entry] of this.entries) {
+      if (entry.until > now) return;
+      this.drop(id);
+    }
   }
 
   private drop(id: string): void {
