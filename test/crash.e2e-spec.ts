@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Session, startedSession, toSeconds } from '../src/sessions/session';
 import { newSessionId } from '../src/sessions/session-id';
@@ -8,6 +7,7 @@ import { readSnapshot, SNAPSHOT_FIELDS, writeSnapshot } from '../src/sessions/se
 import { RELAXED_RATE_LIMITS, TEST_SECRET } from './support/app';
 import { HttpClient, PASSWORD, signedInHttpClient } from './support/http-client';
 import { ServiceProcess, startService } from './support/process';
+import { temporaryDirectory } from './support/temp-dir';
 import { describeWithTmpfs, fillDisk, mountTmpfs, unmountTmpfs } from './support/tmpfs';
 
 /**
@@ -181,21 +181,13 @@ const refused = {
 };
 
 describe('crashes of the in-memory store (e2e, real process)', () => {
-  let root: string;
-
-  beforeAll(() => {
-    root = mkdtempSync(join(tmpdir(), 'fpa-crash-e2e-'));
-  });
-
-  afterAll(() => {
-    rmSync(root, { recursive: true, force: true });
-  });
+  const root = temporaryDirectory('fpa-crash-e2e-');
 
   it('SIGKILL under load: every session of the last snapshot comes back, ended ones stay ended, only later ones are lost', async () => {
-    const data = join(root, 'load');
+    const data = join(root(), 'load');
     const env = serviceEnv({ DATA_DIR: data, SESSION_SNAPSHOT_INTERVAL: '1' });
     const snapshot = join(data, 'sessions.snapshot');
-    const scratch = join(root, 'load.copy');
+    const scratch = join(root(), 'load.copy');
     const emails = Array.from({ length: USERS }, (_, user) => `load-${user}@example.com`);
     const eachUser = emails.flatMap((email) => Array<string>(SESSIONS_PER_USER).fill(email));
 
@@ -326,7 +318,7 @@ describe('crashes of the in-memory store (e2e, real process)', () => {
   });
 
   it('SIGKILL during a snapshot write: the previous snapshot comes back whole and the unfinished temp file is removed', async () => {
-    const data = join(root, 'mid-write');
+    const data = join(root(), 'mid-write');
     const snapshot = join(data, 'sessions.snapshot');
     const first = await startService(serviceEnv({ DATA_DIR: data }), 8102);
     let client: HttpClient;
@@ -382,15 +374,7 @@ describe('crashes of the in-memory store (e2e, real process)', () => {
 });
 
 describeWithTmpfs('a full disk under the snapshot (e2e, real process)', () => {
-  let root: string;
-
-  beforeAll(() => {
-    root = mkdtempSync(join(tmpdir(), 'fpa-full-disk-e2e-'));
-  });
-
-  afterAll(() => {
-    rmSync(root, { recursive: true, force: true });
-  });
+  const root = temporaryDirectory('fpa-full-disk-e2e-');
 
   it('logs each failed write, keeps the previous snapshot byte for byte, keeps serving and writes again once there is room', async () => {
     const disk = mountTmpfs(256 * 1024);
@@ -399,7 +383,7 @@ describeWithTmpfs('a full disk under the snapshot (e2e, real process)', () => {
       const filler = join(disk, 'filler');
       // Only the snapshot on the small disk: the users' database stays on the big one.
       const env = serviceEnv({
-        DATA_DIR: join(root, 'data'),
+        DATA_DIR: join(root(), 'data'),
         SESSION_SNAPSHOT_PATH: snapshot,
         SESSION_SNAPSHOT_INTERVAL: '1',
       });

@@ -246,69 +246,66 @@ describeWithRedis('the near cache over Redis, kept in step by the invalidation c
   describe('when the subscription fails', () => {
     const { hostname, port } = redisNodes(url)[0];
     const target = { host: hostname, port: Number(port || 6379) };
+    const proxies: TcpProxy[] = [];
+
+    afterEach(async () => {
+      for (const proxy of proxies.splice(0)) await proxy.close();
+    });
+
+    /** A, and B subscribed through a proxy on `proxyPort`; B keeps a session A stored. */
+    async function bBehindProxy(proxyPort: number) {
+      const proxy = await TcpProxy.start(target, proxyPort);
+      proxies.push(proxy);
+      const clock = new FakeClock(Date.UTC(2026, 0, 1));
+      const a = await instance(clock);
+      const b = await instance(clock, { subscribeUrl: `redis://127.0.0.1:${proxy.port}` });
+      const userId = newUserId();
+      const { session } = await a.sessions.create(newSession(userId));
+      await b.sessions.findById(session.id);
+      expect(await b.sessions.findById(session.id)).not.toBeNull();
+      expect(b.lookups.hits).toBe(1);
+      return { proxy, a, b, userId, session };
+    }
 
     it('bypasses the cache from the moment the connection is cut, so a revocation it missed is never answered from memory', async () => {
-      const proxy = await TcpProxy.start(target, PROXY_PORTS.cut);
-      try {
-        const clock = new FakeClock(Date.UTC(2026, 0, 1));
-        const a = await instance(clock);
-        const b = await instance(clock, { subscribeUrl: `redis://127.0.0.1:${proxy.port}` });
-        const userId = newUserId();
-        const { session } = await a.sessions.create(newSession(userId));
-        await b.sessions.findById(session.id);
-        expect(await b.sessions.findById(session.id)).not.toBeNull();
-        expect(b.lookups.hits).toBe(1);
+      const { proxy, a, b, userId, session } = await bBehindProxy(PROXY_PORTS.cut);
 
-        await proxy.cut();
-        await until('B notices', () => !b.channel.trusted());
-        // The message goes nowhere: B's subscription is down, and stays down (the proxy refuses).
-        await a.sessions.revoke(session.id, userId);
-        expect(await b.sessions.findById(session.id)).toBeNull();
-        expect(b.lookups).toMatchObject({ hits: 1, bypasses: 1 });
-        // Nothing is kept while bypassing.
-        const other = (await a.sessions.create(newSession(newUserId()))).session;
-        await b.sessions.findById(other.id);
-        await b.sessions.findById(other.id);
-        expect(b.lookups).toMatchObject({ hits: 1, bypasses: 3 });
+      await proxy.cut();
+      await until('B notices', () => !b.channel.trusted());
+      // The message goes nowhere: B's subscription is down, and stays down (the proxy refuses).
+      await a.sessions.revoke(session.id, userId);
+      expect(await b.sessions.findById(session.id)).toBeNull();
+      expect(b.lookups).toMatchObject({ hits: 1, bypasses: 1 });
+      // Nothing is kept while bypassing.
+      const other = (await a.sessions.create(newSession(newUserId()))).session;
+      await b.sessions.findById(other.id);
+      await b.sessions.findById(other.id);
+      expect(b.lookups).toMatchObject({ hits: 1, bypasses: 3 });
 
-        await proxy.restore();
-        await until('B subscribes again', () => b.channel.trusted());
-        await b.sessions.findById(other.id);
-        expect(await b.sessions.findById(other.id)).not.toBeNull();
-        expect(b.lookups).toMatchObject({ hits: 2, bypasses: 3 });
-      } finally {
-        await proxy.close();
-      }
+      await proxy.restore();
+      await until('B subscribes again', () => b.channel.trusted());
+      await b.sessions.findById(other.id);
+      expect(await b.sessions.findById(other.id)).not.toBeNull();
+      expect(b.lookups).toMatchObject({ hits: 2, bypasses: 3 });
     });
 
     it('bypasses the cache once the subscription goes silent for longer than its lease, and recovers by itself', async () => {
-      const proxy = await TcpProxy.start(target, PROXY_PORTS.silent);
-      try {
-        const clock = new FakeClock(Date.UTC(2026, 0, 1));
-        const a = await instance(clock);
-        const b = await instance(clock, { subscribeUrl: `redis://127.0.0.1:${proxy.port}` });
-        const userId = newUserId();
-        const { session } = await a.sessions.create(newSession(userId));
-        await b.sessions.findById(session.id);
-        expect(await b.sessions.findById(session.id)).not.toBeNull();
+      const { proxy, a, b, userId, session } = await bBehindProxy(PROXY_PORTS.silent);
 
-        // No reset, no close: nothing but the unanswered PINGs says the connection is dead.
-        proxy.silence();
-        await until('the lease lapses', () => !b.channel.trusted());
-        await a.sessions.revoke(session.id, userId);
-        expect(await b.sessions.findById(session.id)).toBeNull();
-        expect(b.lookups).toMatchObject({ hits: 1, bypasses: 1 });
+      // No reset, no close: nothing but the unanswered PINGs says the connection is dead.
+      proxy.silence();
+      await until('the lease lapses', () => !b.channel.trusted());
+      await a.sessions.revoke(session.id, userId);
+      expect(await b.sessions.findById(session.id)).toBeNull();
+      expect(b.lookups).toMatchObject({ hits: 1, bypasses: 1 });
 
-        // The PING swallowed by the silence times out: B opens a new subscription and trusts it.
-        await proxy.restore();
-        await until('B subscribes again', () => b.channel.trusted());
-        const other = (await a.sessions.create(newSession(newUserId()))).session;
-        await b.sessions.findById(other.id);
-        await b.sessions.findById(other.id);
-        expect(b.lookups.hits).toBe(2);
-      } finally {
-        await proxy.close();
-      }
+      // The PING swallowed by the silence times out: B opens a new subscription and trusts it.
+      await proxy.restore();
+      await until('B subscribes again', () => b.channel.trusted());
+      const other = (await a.sessions.create(newSession(newUserId()))).session;
+      await b.sessions.findById(other.id);
+      await b.sessions.findById(other.id);
+      expect(b.lookups.hits).toBe(2);
     });
   });
 });

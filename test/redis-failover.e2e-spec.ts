@@ -356,6 +356,27 @@ describeWithRedisServer('Redis Cluster failover under traffic (e2e)', () => {
     return { lost, problems };
   }
 
+  /**
+   * Stops the traffic and checks what every run must hold: no violation seen during it, the
+   * service still up, every session answering as its state allows. Reports the tally.
+   */
+  async function stopAndTally(
+    service: ServiceProcess,
+    traffic: Traffic,
+    killedAt: number,
+    promotedAt: number,
+    waitReplicas: number,
+  ) {
+    await traffic.stop();
+    expect(traffic.violations).toEqual([]);
+    expect(service.child.exitCode).toBeNull();
+    const { lost, problems } = await finalCheck(service, traffic);
+    expect(problems).toEqual([]);
+    const report = summary(traffic, lost, killedAt, promotedAt);
+    console.info(`Redis failover, REDIS_WAIT_REPLICAS=${waitReplicas}: ${JSON.stringify(report)}`);
+    return { lost, report };
+  }
+
   describe('REDIS_WAIT_REPLICAS=0 (the default)', () => {
     let cluster: RedisClusterServers;
     let service: ServiceProcess;
@@ -385,14 +406,7 @@ describeWithRedisServer('Redis Cluster failover under traffic (e2e)', () => {
       await waitForPromotion(killed.replica.port, killed.survivors);
       const promotedAt = performance.now();
       await sleep(1500);
-      await traffic.stop();
-
-      expect(traffic.violations).toEqual([]);
-      expect(service.child.exitCode).toBeNull();
-      const { lost, problems } = await finalCheck(service, traffic);
-      expect(problems).toEqual([]);
-      const report = summary(traffic, lost, killedAt, promotedAt);
-      console.info(`Redis failover, REDIS_WAIT_REPLICAS=0: ${JSON.stringify(report)}`);
+      const { lost, report } = await stopAndTally(service, traffic, killedAt, promotedAt, 0);
 
       // The kill was felt, and the service came back by itself.
       expect(report.guarded.unavailable).toBeGreaterThan(0);
@@ -463,14 +477,7 @@ describeWithRedisServer('Redis Cluster failover under traffic (e2e)', () => {
       await cluster.restart(killed.master.port);
       await waitForReplicaSync(killed.master.port);
       await sleep(1000);
-      await traffic.stop();
-
-      expect(traffic.violations).toEqual([]);
-      expect(service.child.exitCode).toBeNull();
-      const { lost, problems } = await finalCheck(service, traffic);
-      expect(problems).toEqual([]);
-      const report = summary(traffic, lost, killedAt, promotedAt);
-      console.info(`Redis failover, REDIS_WAIT_REPLICAS=1: ${JSON.stringify(report)}`);
+      const { lost, report } = await stopAndTally(service, traffic, killedAt, promotedAt, 1);
 
       expect(report.guarded.unavailable).toBeGreaterThan(0);
       expect(lost).toEqual([]);

@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SessionCleanupJob } from '../src/sessions/session-cleanup.job';
 import { RELAXED_RATE_LIMITS, startApp, TEST_SECRET, TestApp } from './support/app';
@@ -16,6 +15,7 @@ import { databaseUrl, serverAddress, ThrowawayDatabases } from './support/postgr
 import { ServiceProcess, startService } from './support/process';
 import { describeWithPostgres } from './support/services';
 import { TcpProxy } from './support/tcp-proxy';
+import { temporaryDirectory } from './support/temp-dir';
 
 /**
  * SESSION_STORE=sql with the service as a real process: on SQLite, sessions outlive a SIGKILL
@@ -53,21 +53,13 @@ const SQL_STORE_UP = {
 };
 
 describe('sessions in SQLite (e2e, real process)', () => {
-  let dir: string;
-
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'fpa-sql-sessions-e2e-'));
-  });
-
-  afterAll(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = temporaryDirectory('fpa-sql-sessions-e2e-');
 
   it('keeps every session through a SIGKILL with no snapshot: tokens, cookies, refresh and revocations', async () => {
     // SESSION_SNAPSHOT_PATH is left at its default (<DATA_DIR>/sessions.snapshot): the SQL store
     // must not write one, so whatever survives below came from the database.
-    const env = serviceEnv({ DATA_DIR: dir, DATABASE_URL: `sqlite:${join(dir, 'fpa.db')}` });
-    const snapshot = join(dir, 'sessions.snapshot');
+    const env = serviceEnv({ DATA_DIR: dir(), DATABASE_URL: `sqlite:${join(dir(), 'fpa.db')}` });
+    const snapshot = join(dir(), 'sessions.snapshot');
     const email = uniqueEmail();
 
     const first = await startService(env, SQLITE_PORT);
@@ -112,7 +104,7 @@ describe('sessions in SQLite (e2e, real process)', () => {
       expect(await second.stop('SIGTERM')).toBe(0);
     }
     // Not at shutdown either: only the in-memory store writes snapshots.
-    expect(readdirSync(dir).filter((name) => name.includes('snapshot'))).toEqual([]);
+    expect(readdirSync(dir()).filter((name) => name.includes('snapshot'))).toEqual([]);
   });
 });
 

@@ -1,33 +1,17 @@
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TEST_SECRET } from './support/app';
 import { startService } from './support/process';
+import { temporaryDirectory } from './support/temp-dir';
 
 /** Sessions across a restart of the real process (SESSION_SNAPSHOT_PATH). Ports 7530-7533. */
 const PASSWORD = 'correct horse battery staple';
 
 describe('session snapshots (e2e, real process)', () => {
-  let dir: string;
-
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'fpa-snapshot-e2e-'));
-  });
-
-  afterAll(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = temporaryDirectory('fpa-snapshot-e2e-');
 
   const env = (snapshot: string, extra: Record<string, string> = {}) => ({
-    DATABASE_URL: `sqlite:${join(dir, 'users.db')}`,
+    DATABASE_URL: `sqlite:${join(dir(), 'users.db')}`,
     COOKIE_SECURE: 'false',
     JWT_SECRET: TEST_SECRET,
     SESSION_SNAPSHOT_PATH: snapshot,
@@ -41,7 +25,7 @@ describe('session snapshots (e2e, real process)', () => {
       .slice(name.length + 1) as string;
 
   it('keeps sessions across a restart: the old token, cookie and refresh credential still work', async () => {
-    const snapshot = join(dir, 'sessions.snapshot');
+    const snapshot = join(dir(), 'sessions.snapshot');
     const first = await startService(env(snapshot, { SESSION_SNAPSHOT_INTERVAL: '1' }), 7530);
     let accessToken: string;
     let sessionId: string;
@@ -95,7 +79,7 @@ describe('session snapshots (e2e, real process)', () => {
     expect(contents).not.toContain(refresh);
     expect(contents).not.toContain(refresh.split('.').pop() as string);
     expect(contents).not.toContain(accessToken);
-    expect(readdirSync(dir).filter((name) => name.includes('.tmp'))).toEqual([]);
+    expect(readdirSync(dir()).filter((name) => name.includes('.tmp'))).toEqual([]);
 
     const second = await startService(env(snapshot), 7531);
     try {
@@ -128,7 +112,7 @@ describe('session snapshots (e2e, real process)', () => {
   });
 
   it('moves a corrupt snapshot aside with a warning and starts empty', async () => {
-    const snapshot = join(dir, 'corrupt.snapshot');
+    const snapshot = join(dir(), 'corrupt.snapshot');
     writeFileSync(
       snapshot,
       '{"format":"fingerprint-auth-sessions","version":1}\n["half a record\n',
@@ -139,7 +123,9 @@ describe('session snapshots (e2e, real process)', () => {
       expect(ready.status).toBe(200);
       const body = (await ready.json()) as { details: { sessionStore: { live: number } } };
       expect(body.details.sessionStore.live).toBe(0);
-      const aside = readdirSync(dir).filter((name) => name.startsWith('corrupt.snapshot.corrupt-'));
+      const aside = readdirSync(dir()).filter((name) =>
+        name.startsWith('corrupt.snapshot.corrupt-'),
+      );
       expect(aside).toHaveLength(1);
       expect(existsSync(snapshot)).toBe(false);
       expect(service.output()).toContain('"event":"snapshot_corrupt"');

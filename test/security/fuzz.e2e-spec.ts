@@ -120,6 +120,14 @@ describe('fuzzing the guard, the cookie parser and the DTOs (e2e)', () => {
 
   const fingerprintOf = (client: TestClient) =>
     client.cookies.get(FINGERPRINT_COOKIE)?.value as string;
+  /** The headers that authenticate: a bearer token and a fingerprint cookie. */
+  const credentials = (token: string, fingerprint: string) => ({
+    authorization: `Bearer ${token}`,
+    cookie: `${FINGERPRINT_COOKIE}=${fingerprint}`,
+  });
+  /** A client's own credentials. */
+  const credentialsOf = (client: TestClient) =>
+    credentials(client.accessToken as string, fingerprintOf(client));
   const genuine = () => [victim, victimElsewhere, other];
   const claimsOf = (client: TestClient): Claims & Record<string, unknown> =>
     JSON.parse(
@@ -277,10 +285,7 @@ describe('fuzzing the guard, the cookie parser and the DTOs (e2e)', () => {
             {
               method: method as 'GET' | 'POST' | 'DELETE',
               url,
-              headers: {
-                authorization: `Bearer ${mutated}`,
-                cookie: `${FINGERPRINT_COOKIE}=${fingerprintOf(victim)}`,
-              },
+              headers: credentials(mutated, fingerprintOf(victim)),
               // The password routes' bodies carry the right password: only the token is wrong.
               ...(url === '/auth/password'
                 ? { payload: { currentPassword: PASSWORD, newPassword: 'a new passphrase' } }
@@ -364,10 +369,7 @@ describe('fuzzing the guard, the cookie parser and the DTOs (e2e)', () => {
               {
                 method: 'GET',
                 url: '/auth/me',
-                headers: {
-                  authorization: `Bearer ${input}.${sig}`,
-                  cookie: `${FINGERPRINT_COOKIE}=${fingerprintOf(victim)}`,
-                },
+                headers: credentials(`${input}.${sig}`, fingerprintOf(victim)),
               },
               true,
             );
@@ -454,10 +456,7 @@ describe('fuzzing the guard, the cookie parser and the DTOs (e2e)', () => {
             {
               method: 'GET',
               url: '/auth/me',
-              headers: {
-                authorization: `Bearer ${input}.${signature}`,
-                cookie: `${FINGERPRINT_COOKIE}=${presented}`,
-              },
+              headers: credentials(`${input}.${signature}`, presented),
             },
             !valid,
           );
@@ -715,8 +714,7 @@ describe('fuzzing the guard, the cookie parser and the DTOs (e2e)', () => {
               payload: JSON.stringify(payload),
               headers: {
                 'content-type': 'application/json',
-                authorization: `Bearer ${user.client.accessToken}`,
-                cookie: `${FINGERPRINT_COOKIE}=${fingerprintOf(user.client)}`,
+                ...credentialsOf(user.client),
               },
             },
             true,
@@ -759,8 +757,7 @@ describe('fuzzing the guard, the cookie parser and the DTOs (e2e)', () => {
               payload: JSON.stringify(payload),
               headers: {
                 'content-type': 'application/json',
-                authorization: `Bearer ${user.client.accessToken}`,
-                cookie: `${FINGERPRINT_COOKIE}=${fingerprintOf(user.client)}`,
+                ...credentialsOf(user.client),
               },
             },
             true,
@@ -814,10 +811,7 @@ describe('fuzzing the guard, the cookie parser and the DTOs (e2e)', () => {
             {
               method: 'GET',
               url: `/account/events${query ? `?${query}` : ''}`,
-              headers: {
-                authorization: `Bearer ${victim.accessToken}`,
-                cookie: `${FINGERPRINT_COOKIE}=${fingerprintOf(victim)}`,
-              },
+              headers: credentialsOf(victim),
             },
             false,
           );
@@ -869,10 +863,7 @@ describe('fuzzing the guard, the cookie parser and the DTOs (e2e)', () => {
             {
               method: 'DELETE',
               url: `/sessions/${path}`,
-              headers: {
-                authorization: `Bearer ${user.client.accessToken}`,
-                cookie: `${FINGERPRINT_COOKIE}=${fingerprintOf(user.client)}`,
-              },
+              headers: credentialsOf(user.client),
             },
             true,
           );
@@ -917,8 +908,7 @@ describe('fuzzing the guard, the cookie parser and the DTOs (e2e)', () => {
                 payload,
                 headers: {
                   ...(type ? { 'content-type': type } : {}),
-                  authorization: `Bearer ${user.client.accessToken}`,
-                  cookie: `${FINGERPRINT_COOKIE}=${fingerprintOf(user.client)}`,
+                  ...credentialsOf(user.client),
                 },
               },
               true,
