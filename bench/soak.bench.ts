@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VERIFIED_TOKEN_CACHE_SIZE } from '../src/auth/verified-token-cache';
@@ -129,7 +129,36 @@ export interface Sample {
   readonly evictions: number;
   /** Answers of 500 or above the service counted (every route, since it started). */
   readonly serverErrors: number;
+  /** The machine's CPU time so far, and the part of it the hypervisor took (`cpuTimes`). */
+  readonly cpu: CpuTimes;
 }
+
+export interface CpuTimes {
+  /** Jiffies of every core since boot (NaN off Linux). */
+  readonly total: number;
+  /** Of them, time a virtual machine's CPUs were ready but the hypervisor ran something else. */
+  readonly steal: number;
+}
+
+/**
+ * The machine's CPU time from /proc/stat: a stall of the service that the steal time explains
+ * came from the host, not from the service (Linux; NaN elsewhere).
+ */
+export function cpuTimes(): CpuTimes {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+    // user nice system idle iowait irq softirq steal guest guest_nice; guest time is in user already.
+    const fields = line.trim().split(/\s+/).slice(1).map(Number);
+    const counted = fields.slice(0, 8).reduce((sum, value) => sum + value, 0);
+    return { total: counted, steal: fields[7] ?? NaN };
+  } catch {
+    return { total: NaN, steal: NaN };
+  }
+}
+
+/** The share of CPU time stolen between two samples, in percent. */
+const stolenPct = (from: CpuTimes, to: CpuTimes): number =>
+  to.total > from.total ? (100 * (to.steal - from.steal)) / (to.total - from.total) : NaN;
 
 export interface WindowRow {
   readonly fromSec: number;
@@ -150,6 +179,8 @@ export interface WindowRow {
   readonly sessionsMax: number;
   readonly redisKeysMax: number;
   readonly swept: number;
+  /** The most CPU time stolen by the hypervisor over one scrape interval, in percent. */
+  readonly stealMaxPct: number;
 }
 
 export type SoakModeResult =
@@ -287,10 +318,12 @@ async function measure(
   const takeSample = async () => {
     const atSec = (performance.now() - startedAt) / 1000;
     try {
+      const cpu = cpuTimes();
       const metrics = await scrape(app.url);
       const keys = redisKeys ? await redisKeys.count() : null;
       samples.push({
         atSec,
+        cpu,
         ...metrics,
         sessionsLive: keys ? keys.sessions : metrics.sessionsLive,
         redisKeys: keys ? keys.keys : NaN,
@@ -422,6 +455,12 @@ function windowRow(tally: Tally, samples: Sample[], fromSec: number, toSec: numb
     sessionsMax: Math.max(...pick((sample) => sample.sessionsLive)),
     redisKeysMax: Math.max(...pick((sample) => sample.redisKeys)),
     swept: lastInside && before ? lastInside.cleanupRemoved - before.cleanupRemoved : NaN,
+    stealMaxPct: Math.max(
+      ...inside.map((sample, i) => {
+        const previous = i > 0 ? inside[i - 1] : before;
+        return previous ? stolenPct(previous.cpu, sample.cpu) : NaN;
+      }),
+    ),
   };
 }
 
@@ -433,7 +472,7 @@ function windowRow(tally: Tally, samples: Sample[], fromSec: number, toSec: numb
 const ELD_SAMPLING_MS = 10;
 
 /** One scrape of the service's /metrics (its histograms of the event loop reset on each). */
-async function scrape(url: string): Promise<Omit<Sample, 'atSec' | 'redisKeys'>> {
+async function scrape(url: string): Promise<Omit<Sample, 'atSec' | 'redisKeys' | 'cpu'>> {
   const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) });
   if (response.status !== 200) throw new Error(`/metrics answered ${response.status}`);
   const text = await response.text();
@@ -494,7 +533,8 @@ export function renderSoak(results: SoakModeResult[], settings: SoakSettings): s
       '`nodejs_eventloop_lag_p99_seconds` and `_max_seconds` (its histogram is reset at every scrape, so each is the delay over ' +
       `the last ${settings.scrapeSec} s; shown here less its ${ELD_SAMPLING_MS} ms sampling period, which an idle loop reports), ` +
       '`fpa_sessions_live`, `fpa_cleanup_removed_sessions_total`, `fpa_session_evictions_total` and the 5xx in ' +
-      '`fpa_http_request_duration_seconds`. The heap is compared after a full GC: the app runs with `--expose-gc`, and the ' +
+      "`fpa_http_request_duration_seconds`; beside them the machine's steal time from /proc/stat (the share of CPU time " +
+      'the hypervisor gave to something else: a stall it explains came from the host). The heap is compared after a full GC: the app runs with `--expose-gc`, and the ' +
       "bench has it collect (over the bench child's IPC channel, bench/servers/bench-app.ts: no route of the service) once at " +
       'the end of the warm-up, under traffic, and once after the last request; the windows show the lowest heap scraped in ' +
       "each, V8's sawtooth without a forced GC. The warm-up lasts until the state the service bounds by design is full: the sessions have " +
@@ -611,6 +651,7 @@ function renderMode(result: Available, settings: SoakSettings): string[] {
         'heap min MiB',
         'RSS max MiB',
         'ELD p99 / max ms',
+        'steal max %',
         'sessions',
         ...(result.mode === 'redis' ? ['keys'] : ['swept']),
       ],
@@ -626,6 +667,7 @@ function renderMode(result: Available, settings: SoakSettings): string[] {
         mib(row.heapMin),
         mib(row.rssMax),
         `${ms(row.eldP99Ms)} / ${ms(row.eldMaxMs)}`,
+        Number.isFinite(row.stealMaxPct) ? row.stealMaxPct.toFixed(1) : 'n/a',
         `${formatNumber(row.sessionsMin)}-${formatNumber(row.sessionsMax)}`,
         formatNumber(result.mode === 'redis' ? row.redisKeysMax : row.swept),
       ]),
