@@ -131,6 +131,10 @@ export interface Sample {
   readonly serverErrors: number;
   /** The machine's CPU time so far, and the part of it the hypervisor took (`cpuTimes`). */
   readonly cpu: CpuTimes;
+  /** `fpa_guard_rejections_total` by reason, since the service started. */
+  readonly rejections: Record<string, number>;
+  /** `fpa_session_revocations_total` by reason, since the service started. */
+  readonly revocations: Record<string, number>;
 }
 
 export interface CpuTimes {
@@ -207,6 +211,9 @@ export type SoakModeResult =
       readonly serverErrors: number;
       readonly scrapeFailures: number;
       readonly evictions: number;
+      /** The service's guard refusals and ended sessions by reason, over the whole run. */
+      readonly rejections: Record<string, number>;
+      readonly revocations: Record<string, number>;
       readonly swept: number;
       /** Heap in use after a full GC at the end of the warm-up, and after the last request. */
       readonly heapAfterWarmup: number;
@@ -389,6 +396,8 @@ async function measure(
     serverErrors: last?.serverErrors ?? NaN,
     scrapeFailures,
     evictions: last?.evictions ?? NaN,
+    rejections: last?.rejections ?? {},
+    revocations: last?.revocations ?? {},
     swept: last && before ? last.cleanupRemoved - before.cleanupRemoved : NaN,
     heapAfterWarmup: heapWarm,
     heapAtEnd,
@@ -481,6 +490,13 @@ async function scrape(url: string): Promise<Omit<Sample, 'atSec' | 'redisKeys' |
     return match ? Number(match[1]) : NaN;
   };
   const delayMs = (name: string) => Math.max(0, value(name) * 1000 - ELD_SAMPLING_MS);
+  /** A counter's series by one label: `{ value of the label: count }`. */
+  const byLabel = (name: string, label: string) => {
+    const counts: Record<string, number> = {};
+    const series = new RegExp(`^${name}\\{[^}]*${label}="([^"]*)"[^}]*\\} (\\S+)$`, 'gm');
+    for (const match of text.matchAll(series)) counts[match[1]] = Number(match[2]);
+    return counts;
+  };
   let serverErrors = 0;
   for (const match of text.matchAll(
     /^fpa_http_request_duration_seconds_count\{[^}]*status_code="5\d\d"[^}]*\} (\S+)$/gm,
@@ -496,9 +512,20 @@ async function scrape(url: string): Promise<Omit<Sample, 'atSec' | 'redisKeys' |
     cleanupRemoved: value('fpa_cleanup_removed_sessions_total'),
     evictions: value('fpa_session_evictions_total'),
     serverErrors,
+    rejections: byLabel('fpa_guard_rejections_total', 'reason'),
+    revocations: byLabel('fpa_session_revocations_total', 'reason'),
   };
 }
 
+/** `reason count, …`, largest first; "none" when empty. */
+const reasons = (counts: Record<string, number>): string => {
+  const entries = Object.entries(counts).filter(([, count]) => count > 0);
+  if (entries.length === 0) return 'none';
+  return entries
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, count]) => `${reason} ${formatNumber(count)}`)
+    .join(', ');
+};
 const mib = (bytes: number) => formatNumber(bytes / 1024 / 1024);
 /** m:ss */
 function clock(seconds: number): string {
@@ -632,6 +659,8 @@ function renderMode(result: Available, settings: SoakSettings): string[] {
             ]
           : []),
         ['sessions evicted by the per-user limit', formatNumber(result.evictions), '0', ''],
+        ["guard refusals by reason (the service's count)", reasons(result.rejections), '', ''],
+        ["sessions ended by reason (the service's count)", reasons(result.revocations), '', ''],
         ['/metrics scrapes that failed', String(result.scrapeFailures), '0', ''],
       ],
     ),
