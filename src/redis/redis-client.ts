@@ -80,6 +80,7 @@ function timeCommands<T extends RedisClient>(client: T, timeoutMs: number): T {
 
 /** A second connection like `client` (same servers, options and command timeout). */
 export function duplicateClient(client: RedisClient): RedisClient {
+  // Two calls, one per type: `duplicate` of the `Redis | Cluster` union is not callable in TypeScript.
   const copy = client instanceof Cluster ? client.duplicate() : client.duplicate();
   return timeCommands(copy, commandTimeoutOf(client));
 }
