@@ -211,6 +211,39 @@ export function sessionRepositoryContract(
         expect(found?.loginUserAgent).toBeNull();
         expect(found?.lastActivity).toBe(session.createdAt + 60);
       });
+
+      // A write stored after a later one, or sent by an instance whose clock is behind, carries an
+      // earlier time: it must not shorten the life the later activity gave the session.
+      it('never moves activity or the idle expiry back for a write carrying an earlier time', async () => {
+        const input = newSession(newUserId());
+        const { session } = await repository.create(input);
+        clock.advance(10 * MINUTE);
+        await repository.touch(session.id, session.ipAddress, session.userAgent);
+        const expected = {
+          lastActivity: session.createdAt + 600,
+          idleExpiresAt: session.createdAt + 600 + CONTRACT_POLICY.idleTtl,
+        };
+        expect(await repository.findById(session.id)).toMatchObject(expected);
+
+        clock.advance(-5 * MINUTE);
+        await repository.touch(session.id, '198.51.100.1', 'Other/1.0');
+        const rotated = await repository.rotateRefresh(session.id, rotation(input.refreshHash));
+        expect(rotated.kind).toBe('rotated');
+        clock.advance(5 * MINUTE);
+        expect(await repository.findById(session.id)).toMatchObject({
+          ...expected,
+          // The addresses are still recorded: the rotation came from the login's address again.
+          ipAddress: '203.0.113.7',
+          loginIpAddress: '203.0.113.7',
+          userAgent: 'Mozilla/5.0',
+          loginUserAgent: 'Mozilla/5.0',
+        });
+        // 39 minutes after the login, 29 after the latest activity: alive only by that activity.
+        clock.advance(29 * MINUTE);
+        expect(await repository.findById(session.id)).toMatchObject(expected);
+        clock.advance(MINUTE);
+        expect(await repository.findById(session.id)).toBeNull();
+      });
     });
 
     describe('per-user limit', () => {

@@ -333,8 +333,13 @@ export class InMemorySessionRepository extends SessionRepository {
     ipAddress: string,
     userAgent: string,
   ): void {
-    record.lastActivity = now;
-    record.idleExpiresAt = Math.min(now + this.policy.idleTtl, record.absoluteExpiresAt);
+    // Activity only moves forward: a write carrying an earlier time (a clock set back) keeps the
+    // later one.
+    record.lastActivity = Math.max(record.lastActivity, now);
+    record.idleExpiresAt = Math.max(
+      record.idleExpiresAt,
+      Math.min(now + this.policy.idleTtl, record.absoluteExpiresAt),
+    );
     if (ipAddress !== record.ipAddress) {
       record.login ??= new LoginClient(null, null);
       record.login.loginIpAddress ??= record.ipAddress;

@@ -67,10 +67,17 @@ end
 
 -- Records activity now on a live session: slides the idle expiry (never past the absolute one),
 -- keeps the login IP address and user agent the first time a request differs from them.
+-- Activity only moves forward: a write carrying an earlier time than the stored one (resent after
+-- a reconnect, or from an instance whose clock is behind) changes the addresses only.
 local function recordActivity(key, id, now, idle, ip, ua, indexPrefix)
-  local t = redis.call('HMGET', key, 'u', 'ip', 'ua', 'li', 'lu', 'ae')
-  local ie = math.min(now + idle, tonumber(t[6]))
-  local fields = { 'la', now, 'ie', ie }
+  local t = redis.call('HMGET', key, 'u', 'ip', 'ua', 'li', 'lu', 'ae', 'la', 'ie')
+  local la, ie = tonumber(t[7]) or 0, math.min(now + idle, tonumber(t[6]))
+  local moved = now > la or ie > tonumber(t[8])
+  local fields = {}
+  if moved then
+    la, ie = math.max(now, la), math.max(ie, tonumber(t[8]))
+    fields = { 'la', la, 'ie', ie }
+  end
   if ip ~= t[2] then
     if not t[4] then fields[#fields + 1] = 'li'; fields[#fields + 1] = t[2] end
     fields[#fields + 1] = 'ip'; fields[#fields + 1] = ip
@@ -79,10 +86,11 @@ local function recordActivity(key, id, now, idle, ip, ua, indexPrefix)
     if not t[5] then fields[#fields + 1] = 'lu'; fields[#fields + 1] = t[3] end
     fields[#fields + 1] = 'ua'; fields[#fields + 1] = ua
   end
-  redis.call('HSET', key, unpack(fields))
+  if #fields > 0 then redis.call('HSET', key, unpack(fields)) end
+  if not moved then return end
   redis.call('EXPIRE', key, ie - now)
   local index = indexPrefix .. t[1]
-  redis.call('ZADD', index, now, id)
+  redis.call('ZADD', index, la, id)
   extendIndex(index, ie - now)
 end
 `;

@@ -188,13 +188,17 @@ export class SqlSessionRepository extends SessionRepository {
     const now = this.now();
     const slid = now + this.policy.idleTtl;
     const capped = sql<number>`case when ${slid} < absolute_expires_at then ${slid} else absolute_expires_at end`;
+    // Activity only moves forward: a touch that commits after a later one (pool connections race,
+    // or an instance's clock is behind) keeps the later time and expiry.
+    const later = (column: 'idle_expires_at' | 'expires_at') =>
+      sql<number>`case when ${capped} > ${sql.ref(column)} then ${capped} else ${sql.ref(column)} end`;
     await this.guard(() =>
       this.db
         .updateTable('sessions')
         .set({
-          last_activity: now,
-          idle_expires_at: capped,
-          expires_at: capped,
+          last_activity: sql<number>`case when last_activity < ${now} then ${now} else last_activity end`,
+          idle_expires_at: later('idle_expires_at'),
+          expires_at: later('expires_at'),
           login_ip_address: sql<
             string | null
           >`case when ip_address <> ${ipAddress} then coalesce(login_ip_address, ip_address) else login_ip_address end`,
@@ -398,8 +402,8 @@ export class SqlSessionRepository extends SessionRepository {
   }
 }
 
-/** Activity now: the idle expiry slides (never past the absolute one) and a change of IP
- *  address or user agent keeps the login's values, once. */
+/** Activity now: the idle expiry slides (never past the absolute one, never back) and a change
+ *  of IP address or user agent keeps the login's values, once. */
 function withActivity(
   session: Session,
   now: number,
@@ -409,8 +413,11 @@ function withActivity(
 ): Session {
   return {
     ...session,
-    lastActivity: now,
-    idleExpiresAt: Math.min(now + idleTtl, session.absoluteExpiresAt),
+    lastActivity: Math.max(session.lastActivity, now),
+    idleExpiresAt: Math.max(
+      session.idleExpiresAt,
+      Math.min(now + idleTtl, session.absoluteExpiresAt),
+    ),
     ipAddress,
     userAgent,
     loginIpAddress:
