@@ -131,6 +131,8 @@ export interface Sample {
   readonly serverErrors: number;
   /** The machine's CPU time so far, and the part of it the hypervisor took (`cpuTimes`). */
   readonly cpu: CpuTimes;
+  /** The wall clock less the monotonic one (ms): constant unless the system clock is set. */
+  readonly wallOffsetMs: number;
   /** `fpa_guard_rejections_total` by reason, since the service started. */
   readonly rejections: Record<string, number>;
   /** `fpa_session_revocations_total` by reason, since the service started. */
@@ -185,6 +187,12 @@ export interface WindowRow {
   readonly swept: number;
   /** The most CPU time stolen by the hypervisor over one scrape interval, in percent. */
   readonly stealMaxPct: number;
+  /**
+   * The largest change of the system clock against the monotonic one between two scrapes (ms):
+   * a clock set forward (a virtual machine resumed after a pause, say) ages every session by as
+   * much, in the service and in Redis alike, while nothing in the process stalled.
+   */
+  readonly clockStepMaxMs: number;
 }
 
 export type SoakModeResult =
@@ -326,11 +334,13 @@ async function measure(
     const atSec = (performance.now() - startedAt) / 1000;
     try {
       const cpu = cpuTimes();
+      const wallOffsetMs = Date.now() - performance.now();
       const metrics = await scrape(app.url);
       const keys = redisKeys ? await redisKeys.count() : null;
       samples.push({
         atSec,
         cpu,
+        wallOffsetMs,
         ...metrics,
         sessionsLive: keys ? keys.sessions : metrics.sessionsLive,
         redisKeys: keys ? keys.keys : NaN,
@@ -464,14 +474,23 @@ function windowRow(tally: Tally, samples: Sample[], fromSec: number, toSec: numb
     sessionsMax: Math.max(...pick((sample) => sample.sessionsLive)),
     redisKeysMax: Math.max(...pick((sample) => sample.redisKeys)),
     swept: lastInside && before ? lastInside.cleanupRemoved - before.cleanupRemoved : NaN,
-    stealMaxPct: Math.max(
-      ...inside.map((sample, i) => {
-        const previous = i > 0 ? inside[i - 1] : before;
-        return previous ? stolenPct(previous.cpu, sample.cpu) : NaN;
-      }),
+    stealMaxPct: Math.max(...sinceEach(inside, before, (from, to) => stolenPct(from.cpu, to.cpu))),
+    clockStepMaxMs: Math.max(
+      ...sinceEach(inside, before, (from, to) => Math.abs(to.wallOffsetMs - from.wallOffsetMs)),
     ),
   };
 }
+
+/** `change` from each sample's predecessor (the one before the window for the first) to it. */
+const sinceEach = (
+  inside: readonly Sample[],
+  before: Sample | undefined,
+  change: (from: Sample, to: Sample) => number,
+): number[] =>
+  inside.map((sample, i) => {
+    const previous = i > 0 ? inside[i - 1] : before;
+    return previous ? change(previous, sample) : NaN;
+  });
 
 /**
  * prom-client samples the event loop with `monitorEventLoopDelay` at a 10 ms resolution, and the
@@ -481,7 +500,9 @@ function windowRow(tally: Tally, samples: Sample[], fromSec: number, toSec: numb
 const ELD_SAMPLING_MS = 10;
 
 /** One scrape of the service's /metrics (its histograms of the event loop reset on each). */
-async function scrape(url: string): Promise<Omit<Sample, 'atSec' | 'redisKeys' | 'cpu'>> {
+async function scrape(
+  url: string,
+): Promise<Omit<Sample, 'atSec' | 'redisKeys' | 'cpu' | 'wallOffsetMs'>> {
   const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) });
   if (response.status !== 200) throw new Error(`/metrics answered ${response.status}`);
   const text = await response.text();
@@ -561,7 +582,10 @@ export function renderSoak(results: SoakModeResult[], settings: SoakSettings): s
       `the last ${settings.scrapeSec} s; shown here less its ${ELD_SAMPLING_MS} ms sampling period, which an idle loop reports), ` +
       '`fpa_sessions_live`, `fpa_cleanup_removed_sessions_total`, `fpa_session_evictions_total` and the 5xx in ' +
       "`fpa_http_request_duration_seconds`; beside them the machine's steal time from /proc/stat (the share of CPU time " +
-      'the hypervisor gave to something else: a stall it explains came from the host). The heap is compared after a full GC: the app runs with `--expose-gc`, and the ' +
+      'the hypervisor gave to something else: a stall it explains came from the host) and how far the system clock moved ' +
+      'against the monotonic one between two scrapes ("clock step": the service and Redis time sessions by the system clock, ' +
+      'so a clock set forward, as when a virtual machine resumes after a pause, ends sessions early on both; the clients time ' +
+      'their sessions by the same clock). The heap is compared after a full GC: the app runs with `--expose-gc`, and the ' +
       "bench has it collect (over the bench child's IPC channel, bench/servers/bench-app.ts: no route of the service) once at " +
       'the end of the warm-up, under traffic, and once after the last request; the windows show the lowest heap scraped in ' +
       "each, V8's sawtooth without a forced GC. The warm-up lasts until the state the service bounds by design is full: the sessions have " +
@@ -681,6 +705,7 @@ function renderMode(result: Available, settings: SoakSettings): string[] {
         'RSS max MiB',
         'ELD p99 / max ms',
         'steal max %',
+        'clock step max ms',
         'sessions',
         ...(result.mode === 'redis' ? ['keys'] : ['swept']),
       ],
@@ -697,6 +722,7 @@ function renderMode(result: Available, settings: SoakSettings): string[] {
         mib(row.rssMax),
         `${ms(row.eldP99Ms)} / ${ms(row.eldMaxMs)}`,
         Number.isFinite(row.stealMaxPct) ? row.stealMaxPct.toFixed(1) : 'n/a',
+        Number.isFinite(row.clockStepMaxMs) ? ms(row.clockStepMaxMs) : 'n/a',
         `${formatNumber(row.sessionsMin)}-${formatNumber(row.sessionsMax)}`,
         formatNumber(result.mode === 'redis' ? row.redisKeysMax : row.swept),
       ]),

@@ -129,6 +129,13 @@ class Connection {
 
 class TimeoutError extends Error {}
 
+/**
+ * What held sessions are timed by: the system clock, as the service and Redis time them, so a
+ * clock set forward (a virtual machine resumed after a pause) ages them here as much as there.
+ * Latencies and due times stay on the monotonic clock.
+ */
+const sessionClock = (): number => Date.now();
+
 /** A session the client holds, as a browser tab would. */
 interface HeldSession {
   readonly id: string;
@@ -214,7 +221,7 @@ export class SoakTraffic {
       connections.map(async (connection) => {
         while (left > 0) {
           left--;
-          const result = await this.perform('login', connection, performance.now());
+          const result = await this.perform('login', connection);
           if (!result.ok) throw new Error(`a seed login got ${result.outcome}`);
         }
         connection.close();
@@ -232,7 +239,7 @@ export class SoakTraffic {
         let connection = await Connection.open(this.host, this.port);
         while (performance.now() - started < durationMs) {
           if (connection.dead) connection = await Connection.open(this.host, this.port);
-          const result = await this.perform(this.deck.next(), connection, performance.now());
+          const result = await this.perform(this.deck.next(), connection);
           if (result.outcome === 'skipped') {
             // Nothing was sent: let the answers that free a session arrive.
             await new Promise((resolve) => setImmediate(resolve));
@@ -311,7 +318,7 @@ export class SoakTraffic {
       const now = performance.now();
       const lateMs = now - start - dueMs;
       inFlight++;
-      void this.perform(kind, connection, now).then((result) => {
+      void this.perform(kind, connection).then((result) => {
         inFlight--;
         options.record({
           kind,
@@ -387,9 +394,9 @@ export class SoakTraffic {
   private async perform(
     kind: Kind,
     connection: Connection,
-    now: number,
   ): Promise<{ outcome: Outcome; ok: boolean }> {
     if (kind === 'login') return this.login(connection);
+    const now = sessionClock();
     const shared = kind === 'guarded' || kind === 'list';
     const session = this.pick(now, !shared);
     if (session === null) return { outcome: 'skipped', ok: false };
@@ -447,7 +454,7 @@ export class SoakTraffic {
       `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`,
       body,
     );
-    const loginAt = performance.now();
+    const loginAt = sessionClock();
     return this.exchange(
       connection,
       'login',
