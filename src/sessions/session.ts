@@ -77,6 +77,25 @@ export function startedSession(
   };
 }
 
+/**
+ * The activity times a request at `now` (seconds) leaves on `session`: the idle expiry slides by
+ * `idleTtl`, never past the absolute expiry, and neither time moves back (a write carrying an
+ * earlier time, resent late or from an instance whose clock is behind, keeps the later one).
+ */
+export function activityAt(
+  session: Pick<Session, 'lastActivity' | 'idleExpiresAt' | 'absoluteExpiresAt'>,
+  now: number,
+  idleTtl: number,
+): Pick<Session, 'lastActivity' | 'idleExpiresAt'> {
+  return {
+    lastActivity: Math.max(session.lastActivity, now),
+    idleExpiresAt: Math.max(
+      session.idleExpiresAt,
+      Math.min(now + idleTtl, session.absoluteExpiresAt),
+    ),
+  };
+}
+
 /** When the session ends if nothing happens: the sooner of idle and absolute expiry. */
 export const expiresAt = (session: Session): number =>
   Math.min(session.idleExpiresAt, session.absoluteExpiresAt);

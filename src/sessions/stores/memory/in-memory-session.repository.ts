@@ -1,6 +1,6 @@
 import { Clock } from '../../../common/clock';
 import type { GeoLocation } from '../../../geoip/geo-location';
-import { isLive, NewSession, Session, SessionPolicy, toSeconds } from '../../session';
+import { activityAt, isLive, NewSession, Session, SessionPolicy, toSeconds } from '../../session';
 import { SessionLimitReachedError, SessionStoreFullError } from '../../session.errors';
 import {
   CreateSessionResult,
@@ -333,13 +333,9 @@ export class InMemorySessionRepository extends SessionRepository {
     ipAddress: string,
     userAgent: string,
   ): void {
-    // Activity only moves forward: a write carrying an earlier time (a clock set back) keeps the
-    // later one.
-    record.lastActivity = Math.max(record.lastActivity, now);
-    record.idleExpiresAt = Math.max(
-      record.idleExpiresAt,
-      Math.min(now + this.policy.idleTtl, record.absoluteExpiresAt),
-    );
+    const times = activityAt(record, now, this.policy.idleTtl);
+    record.lastActivity = times.lastActivity;
+    record.idleExpiresAt = times.idleExpiresAt;
     if (ipAddress !== record.ipAddress) {
       record.login ??= new LoginClient(null, null);
       record.login.loginIpAddress ??= record.ipAddress;

@@ -6,6 +6,7 @@ import { DatabaseKind, SqlDatabase } from '../../../database/database';
 import { deleteOldest } from '../../../database/delete-oldest';
 import type { GeoLocation } from '../../../geoip/geo-location';
 import {
+  activityAt,
   expiresAt,
   isLive,
   NewSession,
@@ -402,8 +403,8 @@ export class SqlSessionRepository extends SessionRepository {
   }
 }
 
-/** Activity now: the idle expiry slides (never past the absolute one, never back) and a change
- *  of IP address or user agent keeps the login's values, once. */
+/** Activity now (`activityAt`), and a change of IP address or user agent keeps the login's
+ *  values, once. */
 function withActivity(
   session: Session,
   now: number,
@@ -413,11 +414,7 @@ function withActivity(
 ): Session {
   return {
     ...session,
-    lastActivity: Math.max(session.lastActivity, now),
-    idleExpiresAt: Math.max(
-      session.idleExpiresAt,
-      Math.min(now + idleTtl, session.absoluteExpiresAt),
-    ),
+    ...activityAt(session, now, idleTtl),
     ipAddress,
     userAgent,
     loginIpAddress:
