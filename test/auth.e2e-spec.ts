@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as jwt from 'jsonwebtoken';
+import passport from 'passport';
 import { startApp, TEST_SECRET, TestApp } from './support/app';
 import { signedInClient, TestClient } from './support/client';
 
@@ -258,6 +259,44 @@ describe('auth (e2e)', () => {
           status: 401,
           body: UNAUTHORIZED,
         });
+      }
+    });
+
+    it('checks a token it has verified before as fully as a new one, without passport', async () => {
+      const client = await signedInClient(target);
+      const other = await signedInClient(target);
+      const token = client.accessToken as string;
+      const cookie = `__Host-Fgp=${client.cookies.get('__Host-Fgp')?.value}`;
+      const otherCookie = `__Host-Fgp=${other.cookies.get('__Host-Fgp')?.value}`;
+      const me = (headers: Record<string, string>) =>
+        target.inject({ method: 'GET', url: '/auth/me', headers });
+      // The first request verifies the token through passport and passport-jwt.
+      const throughPassport = jest.spyOn(passport, 'authenticate');
+      try {
+        expect((await me({ authorization: `Bearer ${token}`, cookie })).statusCode).toBe(200);
+        expect(throughPassport).toHaveBeenCalledTimes(1);
+        // From then on the guard runs the same checks itself: fingerprint, session, user.
+        expect((await me({ authorization: `Bearer ${token}`, cookie })).statusCode).toBe(200);
+        const refusals: Array<Record<string, string>> = [
+          { authorization: `Bearer ${token}` },
+          { authorization: `Bearer ${token}`, cookie: otherCookie },
+        ];
+        for (const headers of refusals) {
+          const refused = await me(headers);
+          expect({ status: refused.statusCode, body: refused.json() }).toEqual({
+            status: 401,
+            body: UNAUTHORIZED,
+          });
+        }
+        expect((await client.post('/auth/logout')).statusCode).toBe(204);
+        const revoked = await me({ authorization: `Bearer ${token}`, cookie });
+        expect({ status: revoked.statusCode, body: revoked.json() }).toEqual({
+          status: 401,
+          body: UNAUTHORIZED,
+        });
+        expect(throughPassport).toHaveBeenCalledTimes(1);
+      } finally {
+        throughPassport.mockRestore();
       }
     });
 

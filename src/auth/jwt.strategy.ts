@@ -178,6 +178,20 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'fingerprint-auth') 
   }
 
   /**
+   * The decoded form of `request`'s token when this strategy verified that very token before and
+   * its key is still accepted (and its `exp` still ahead); undefined when passport-jwt must verify
+   * it. The guard asks first and, for a remembered token, runs `validate` itself.
+   */
+  rememberedToken(request: HttpRequestLike): CompleteToken | undefined {
+    const token = bearerToken(request);
+    const known = token === null ? undefined : this.verifiedTokens.get(token, Date.now());
+    if (known === undefined || this.keys.verificationKey(kidOf(known.decoded)) !== known.key) {
+      return undefined;
+    }
+    return known.decoded as CompleteToken;
+  }
+
+  /**
    * passport-jwt's `authenticate`, except for a token this strategy verified before with a key
    * still accepted: that one goes straight to `validate`, skipping the parsing and the HMAC.
    */
@@ -186,15 +200,14 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'fingerprint-auth') 
     request: HttpRequestLike,
     options?: object,
   ): void {
-    const token = bearerToken(request);
-    const known = token === null ? undefined : this.verifiedTokens.get(token, Date.now());
-    if (known === undefined || this.keys.verificationKey(kidOf(known.decoded)) !== known.key) {
+    const remembered = this.rememberedToken(request);
+    if (remembered === undefined) {
       // passport's typings expect Express's request; any HTTP adapter's request will do.
       super.authenticate(request as never, options);
       return;
     }
     try {
-      this._verify(request, known.decoded, (error, user) => {
+      this._verify(request, remembered, (error, user) => {
         if (error) this.error(error);
         else if (!user) this.fail();
         else this.success(user);
