@@ -83,20 +83,20 @@ function stepStrategy(
 
 /** Step 1: signature, `exp`, `iss` and the claims' shape and times; nothing else. */
 const JwtOnlyStrategy = stepStrategy(STEPS.jwt, async (real, request, token) => {
-  const claims = real.claimsOf(request, token);
+  const claims = real.claimsOf(token);
   return { userId: claims.sub, sessionId: claims.sid };
 });
 
 /** Step 2: + the fingerprint cookie's SHA-256 against `fgp`, in constant time. */
 const FingerprintStepStrategy = stepStrategy(STEPS.fingerprint, async (real, request, token) => {
-  const claims = real.claimsOf(request, token);
+  const claims = real.claimsOf(token);
   real.checkFingerprint(request, claims);
   return { userId: claims.sub, sessionId: claims.sid };
 });
 
 /** Step 3: + the session lookup and its checks, activity written as configured (throttled). */
 const SessionStepStrategy = stepStrategy(STEPS.session, async (real, request, token) => {
-  const claims = real.claimsOf(request, token);
+  const claims = real.claimsOf(token);
   real.checkFingerprint(request, claims);
   const session = await real.sessionOf(request, claims);
   return { userId: session.userId, sessionId: session.id };
@@ -131,7 +131,7 @@ class TouchStepStrategy extends PassportStrategy(Strategy, STEPS.touch) {
   }
 
   async validate(request: HttpRequestLike, token: CompleteToken): Promise<StepPrincipal> {
-    const claims = this.real.claimsOf(request, token);
+    const claims = this.real.claimsOf(token);
     this.real.checkFingerprint(request, claims);
     const session = await this.everyRequest.authenticate(claims, clientOf(request));
     if (typeof session === 'string') throw new UnauthorizedException();

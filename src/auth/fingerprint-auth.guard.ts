@@ -94,7 +94,7 @@ export class FingerprintAuthGuard extends AuthGuard('fingerprint-auth') {
     if (remembered === undefined) return this.throughPassport(request, response, context);
     let principal: AuthPrincipal;
     try {
-      principal = await this.strategy.validate(request, remembered);
+      principal = await this.strategy.validateRemembered(request, remembered);
     } catch (error) {
       return this.handleRequest(error, false as unknown as AuthPrincipal, undefined, context);
     }

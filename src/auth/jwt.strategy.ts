@@ -148,8 +148,12 @@ interface PassportJwtState {
 export class JwtStrategy extends PassportStrategy(Strategy, 'fingerprint-auth') {
   private readonly tokenLifetime: number;
   private readonly verifiedTokens = new VerifiedTokenCache();
-  /** Requests this strategy has let through (a global guard and a route's guard both ask). */
-  private readonly authenticated = new WeakSet<object>();
+  /**
+   * Marks the requests this strategy has let through (a global guard and a route's guard both
+   * ask): a property of the request under a symbol of this instance's own, not a WeakSet, whose
+   * `add` alone cost about 1 µs a request (BENCHMARKS.md, "CPU profiles").
+   */
+  private readonly authenticatedMark = Symbol('fingerprint-auth: authenticated');
 
   constructor(
     config: FingerprintAuthConfig,
@@ -164,12 +168,12 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'fingerprint-auth') 
 
   /** Whether this strategy has let `request` through already. */
   hasAuthenticated(request: object): boolean {
-    return this.authenticated.has(request);
+    return (request as Record<symbol, unknown>)[this.authenticatedMark] === true;
   }
 
   /** Remembers that `request` was let through (the guard calls it once the strategy succeeded). */
   markAuthenticated(request: object): void {
-    this.authenticated.add(request);
+    (request as Record<symbol, unknown>)[this.authenticatedMark] = true;
   }
 
   /** Where PassportStrategy registers the strategy: a throwaway authenticator, not passport's global one. */
@@ -218,27 +222,41 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'fingerprint-auth') 
   }
 
   /**
-   * The four checks in order; each step below is public so the benchmark can time the guard one
-   * step at a time with this very code.
+   * The four checks in order, for a token passport-jwt has just verified (which this strategy
+   * then remembers); each step below is public so the benchmark can time the guard one step at a
+   * time with this very code.
    */
   async validate(request: HttpRequestLike, token: CompleteToken): Promise<AuthPrincipal> {
-    const claims = this.claimsOf(request, token);
+    const claims = this.claimsOf(token);
+    this.remember(request, token);
+    return this.afterClaims(request, claims);
+  }
+
+  /** The same checks for a token `rememberedToken` returned (the guard's path): nothing to remember. */
+  validateRemembered(request: HttpRequestLike, token: CompleteToken): Promise<AuthPrincipal> {
+    return this.afterClaims(request, this.claimsOf(token));
+  }
+
+  private async afterClaims(
+    request: HttpRequestLike,
+    claims: SessionClaims,
+  ): Promise<AuthPrincipal> {
     this.checkFingerprint(request, claims);
     const session = await this.sessionOf(request, claims);
     return this.principalOf(session);
   }
 
   /** Step 1 (after passport-jwt's signature, `exp` and `iss`/`aud`): the claims and their times. */
-  claimsOf(request: HttpRequestLike, token: CompleteToken): SessionClaims {
+  claimsOf(token: CompleteToken): SessionClaims {
     // The system clock, not the injected one: jsonwebtoken signs `iat` and checks `exp` by it.
-    const claims = readClaims(token, {
-      now: toSeconds(Date.now()),
-      maxLifetime: this.tokenLifetime,
-    });
+    return readClaims(token, { now: toSeconds(Date.now()), maxLifetime: this.tokenLifetime });
+  }
+
+  /** Remembers a token whose signature passport-jwt verified and whose claims are valid. */
+  private remember(request: HttpRequestLike, token: CompleteToken): void {
     const raw = bearerToken(request);
     const key = this.keys.verificationKey(kidOf(token));
     if (raw !== null && key !== null) this.verifiedTokens.set(raw, token, key);
-    return claims;
   }
 
   /** Step 2: the fingerprint cookie's SHA-256 equals `fgp`, compared in constant time. */

@@ -8,8 +8,13 @@ export type CookieOptions = Pick<
   'httpOnly' | 'secure' | 'sameSite' | 'path' | 'maxAge' | 'domain' | 'expires'
 >;
 
-/** Cookies of one request, parsed once (the guard and a route may both ask). */
-const parsed = new WeakMap<object, Record<string, string | undefined>>();
+/**
+ * Where a request keeps its cookies, parsed once (the guard and a route may both ask): a property
+ * under this symbol, not a WeakMap keyed by the request (cheaper on every guarded request).
+ */
+const PARSED_COOKIES = Symbol('fingerprint-auth: cookies');
+
+const keepAsSent = (value: string): string => value;
 
 /**
  * The value of cookie `name` exactly as the request sent it, or undefined. Read from the raw
@@ -21,11 +26,12 @@ export function requestCookie(
   request: { headers?: IncomingHttpHeaders },
   name: string,
 ): string | undefined {
-  let cookies = parsed.get(request);
+  const holder = request as { [PARSED_COOKIES]?: Record<string, string | undefined> };
+  let cookies = holder[PARSED_COOKIES];
   if (cookies === undefined) {
     const header = request.headers?.cookie;
-    cookies = typeof header === 'string' ? parse(header, { decode: (value) => value }) : {};
-    parsed.set(request, cookies);
+    cookies = typeof header === 'string' ? parse(header, { decode: keepAsSent }) : {};
+    holder[PARSED_COOKIES] = cookies;
   }
   return cookies[name];
 }
