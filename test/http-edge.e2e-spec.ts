@@ -12,8 +12,8 @@ describe('security headers by transport (e2e)', () => {
   let plain: TestApp;
 
   beforeAll(async () => {
-    https = await startApp({ COOKIE_SECURE: 'true' });
-    plain = await startApp({ COOKIE_SECURE: 'false' });
+    https = await startApp({ COOKIE_SECURE: 'true', API_DOCS: 'on' });
+    plain = await startApp({ COOKIE_SECURE: 'false', API_DOCS: 'on' });
   });
 
   afterAll(async () => {
@@ -21,30 +21,40 @@ describe('security headers by transport (e2e)', () => {
     await plain?.close();
   });
 
-  it('sends HSTS and upgrade-insecure-requests when the service is reached over https', async () => {
-    for (const url of ['/health/live', '/no/such/route']) {
+  it('sends HSTS when the service is reached over https, and the page upgrade-insecure-requests', async () => {
+    for (const url of ['/health/live', '/no/such/route', '/docs']) {
       const response = await https.inject({ method: 'GET', url });
       expect(response.headers['strict-transport-security']).toBe(
         'max-age=31536000; includeSubDomains',
       );
-      expect(response.headers['content-security-policy']).toContain('upgrade-insecure-requests');
     }
+    const page = await https.inject({ method: 'GET', url: '/docs' });
+    expect(page.headers['content-security-policy']).toContain('upgrade-insecure-requests');
   });
 
   it('sends neither over plain http (COOKIE_SECURE=false), and the rest of the headers still', async () => {
     for (const url of ['/health/live', '/no/such/route']) {
       const response = await plain.inject({ method: 'GET', url });
       expect(response.headers['strict-transport-security']).toBeUndefined();
-      const csp = response.headers['content-security-policy'] as string;
-      expect(csp).toContain("default-src 'self'");
-      expect(csp).toContain("frame-ancestors 'self'");
-      expect(csp).not.toContain('upgrade-insecure-requests');
       expect(response.headers).toMatchObject({
+        'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
         'x-content-type-options': 'nosniff',
-        'x-frame-options': 'SAMEORIGIN',
+        'x-frame-options': 'DENY',
         'referrer-policy': 'no-referrer',
       });
     }
+    const page = await plain.inject({ method: 'GET', url: '/docs' });
+    expect(page.headers['strict-transport-security']).toBeUndefined();
+    const csp = page.headers['content-security-policy'] as string;
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("frame-ancestors 'self'");
+    expect(csp).not.toContain('upgrade-insecure-requests');
+    expect(page.headers).toMatchObject({
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'SAMEORIGIN',
+      'referrer-policy': 'no-referrer',
+      'cross-origin-opener-policy': 'same-origin',
+    });
   });
 });
 

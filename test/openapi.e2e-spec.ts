@@ -326,6 +326,12 @@ describe('OpenAPI (e2e)', () => {
     expect(page.headers['content-type']).toMatch(/^text\/html/);
     expect(page.body).toContain('swagger-ui');
     expect(page.headers['content-security-policy']).toContain("script-src 'self' 'unsafe-inline'");
+    // helmet's headers for a page, not the API's (which allow no script at all).
+    expect(page.headers).toMatchObject({
+      'x-frame-options': 'SAMEORIGIN',
+      'cross-origin-opener-policy': 'same-origin',
+      'x-content-type-options': 'nosniff',
+    });
     const script = await target.inject({ method: 'GET', url: '/docs/swagger-ui-init.js' });
     expect(script.statusCode).toBe(200);
     expect(script.body).toContain('"openapi"');

@@ -14,7 +14,7 @@ import { reasonPhrase } from './exception.filter';
 import { useJsonBodyParser } from './json-body';
 import { setupOpenApi } from './openapi';
 import { httpTimeouts, SlowSenders } from './http-timeouts';
-import { helmetOptions, securityHeaders } from './security-headers';
+import { apiSecurityHeaders, helmetOptions, securityHeaders } from './security-headers';
 import { ServiceConfig } from '../config';
 import { ShutdownState } from '../health/shutdown-state';
 import { registerHttpMetrics } from '../observability/http-metrics';
@@ -149,10 +149,15 @@ export async function configureApp(
   registerHttpMetrics(fastify, app.get(FingerprintAuthMetrics).registry);
   const shutdown = app.get(ShutdownState);
   // HSTS and upgrade-insecure-requests only where the service is reached over https.
-  const security = securityHeaders(helmetOptions(config.cookieSecure));
+  const pageHeaders = securityHeaders(helmetOptions(config.cookieSecure));
+  const apiHeaders = apiSecurityHeaders(pageHeaders);
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    // helmet's headers, worked out once (see securityHeaders), on every answer.
-    void reply.headers(security);
+    // helmet's headers, worked out once (see securityHeaders), on a page (the API docs); OWASP's
+    // set for APIs on every other answer (see apiSecurityHeaders).
+    const type = reply.getHeader('content-type');
+    void reply.headers(
+      typeof type === 'string' && type.startsWith('text/html') ? pageHeaders : apiHeaders,
+    );
     // The request id, so a client can quote it to an operator.
     void reply.header(REQUEST_ID_HEADER, request.id);
     // Responses carry tokens, session lists and addresses: no cache keeps them unless a route says so.

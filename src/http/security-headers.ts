@@ -58,3 +58,31 @@ export function securityHeaders(
   if (failure) throw failure;
   return headers;
 }
+
+/** What of helmet's set an answer that is not a page keeps as it is. */
+const KEPT_FOR_API = [
+  'strict-transport-security',
+  'x-content-type-options',
+  'referrer-policy',
+  'cross-origin-resource-policy',
+] as const;
+
+/**
+ * The headers of every answer that is not an HTML page (JSON above all): OWASP's set for APIs
+ * (its REST Security Cheat Sheet), taken from helmet's `pageHeaders` where they are the same. A
+ * CSP that allows nothing and no framing (`default-src 'none'; frame-ancestors 'none'`), and
+ * `X-Frame-Options: DENY` for browsers without CSP; HSTS (over https), `nosniff`, `no-referrer`
+ * and `Cross-Origin-Resource-Policy: same-origin` as helmet sends them. helmet's other headers
+ * (COOP, Origin-Agent-Cluster, X-DNS-Prefetch-Control, X-Download-Options,
+ * X-Permitted-Cross-Domain-Policies, X-XSS-Protection) only mean something for a page a browser
+ * renders; leaving them off a JSON answer takes about 600 bytes off each one.
+ */
+export function apiSecurityHeaders(pageHeaders: Readonly<Record<string, string>>) {
+  const headers: Record<string, string> = {};
+  for (const name of KEPT_FOR_API) {
+    if (pageHeaders[name] !== undefined) headers[name] = pageHeaders[name];
+  }
+  headers['content-security-policy'] = "default-src 'none'; frame-ancestors 'none'";
+  headers['x-frame-options'] = 'DENY';
+  return headers;
+}

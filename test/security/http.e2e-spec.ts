@@ -29,6 +29,16 @@ function rawRequest(
   });
 }
 
+/** helmet's headers that only mean something on a page a browser renders. */
+const PAGE_ONLY_HEADERS = [
+  'cross-origin-opener-policy',
+  'origin-agent-cluster',
+  'x-dns-prefetch-control',
+  'x-download-options',
+  'x-permitted-cross-domain-policies',
+  'x-xss-protection',
+];
+
 describe('HTTP hardening (e2e)', () => {
   let target: TestApp;
 
@@ -204,7 +214,7 @@ describe('HTTP hardening (e2e)', () => {
   });
 
   describe('security headers', () => {
-    it("sends helmet's headers with every answer: success, 401, 404, 415 and 400", async () => {
+    it("sends OWASP's headers for APIs with every JSON answer: success, 401, 404, 415 and 400", async () => {
       const client = await signedInClient(target, uniqueEmail(), PASSWORD);
       const answers = {
         me: await client.get('/auth/me'),
@@ -227,15 +237,18 @@ describe('HTTP hardening (e2e)', () => {
         expect({ what, headers: response.headers }).toEqual({
           what,
           headers: expect.objectContaining({
-            'content-security-policy': expect.stringContaining("default-src 'self'"),
+            'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
             'strict-transport-security': 'max-age=31536000; includeSubDomains',
             'x-content-type-options': 'nosniff',
-            'x-frame-options': 'SAMEORIGIN',
+            'x-frame-options': 'DENY',
             'referrer-policy': 'no-referrer',
-            'cross-origin-opener-policy': 'same-origin',
             'cross-origin-resource-policy': 'same-origin',
+            'cache-control': 'no-store',
           }),
         });
+        // helmet's headers for pages a browser renders stay on the pages (the API docs).
+        for (const pageOnly of PAGE_ONLY_HEADERS)
+          expect(response.headers[pageOnly]).toBeUndefined();
         expect(response.headers['x-powered-by']).toBeUndefined();
       }
       expect(answers.unauthenticated.statusCode).toBe(401);
