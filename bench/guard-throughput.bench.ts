@@ -593,8 +593,10 @@ function render(
   out.push('### The guard step by step');
   out.push('');
   out.push(
-    'Each step is the previous one plus one check, through the same passport-jwt strategy and Nest guard pipeline ' +
-      '(bench/servers/bench.module.ts). CPU µs per request = 1 / (requests/s) at saturation on one server core; ' +
+    'Each step is the previous one plus one check, every request through passport and passport-jwt (a full ' +
+      'verification each time: the step strategies remember no token) and the same Nest guard pipeline ' +
+      '(bench/servers/bench.module.ts). The real guard takes a token it has verified before straight to its checks, ' +
+      'without passport. CPU µs per request = 1 / (requests/s) at saturation on one server core; ' +
       '"added" is the difference to the step before. "Alone" is the same piece timed in a loop without a server ' +
       '(bench/micro.bench.ts); the gap is what Passport and Nest add around it.',
   );
@@ -603,8 +605,8 @@ function render(
     ['public', 'unguarded route', []],
     [
       'step-jwt',
-      '+ passport-jwt: extract, key by kid, verify (cached after the first request), claims',
-      ['key', 'jwt-cached', 'claims'],
+      '+ passport, passport-jwt: extract, key by kid, HMAC verify, claims',
+      ['key', 'jwt-keyobject', 'claims'],
     ],
     ['step-fingerprint', '+ fingerprint cookie: SHA-256, timingSafeEqual', ['fingerprint']],
     ['step-session', '+ session lookup and checks', ['find']],
@@ -629,7 +631,7 @@ function render(
   );
   out.push('');
   out.push(
-    `The real guard (\`/bench/me\`: step 3 plus the throttled activity check) costs ${formatNumber(us('guarded') - us('public'))} µs ` +
+    `The real guard (\`/bench/me\`: steps 1 to 3 for a token it has not seen, then its own checks without passport, plus the throttled activity check) costs ${formatNumber(us('guarded') - us('public'))} µs ` +
       `over the unguarded route; the real \`/auth/me\` adds ${formatNumber(us('auth-me') - us('guarded'))} µs for its user query.`,
   );
   out.push('');
