@@ -184,7 +184,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'fingerprint-auth') 
   /**
    * The decoded form of `request`'s token when this strategy verified that very token before and
    * its key is still accepted (and its `exp` still ahead); undefined when passport-jwt must verify
-   * it. The guard asks first and, for a remembered token, runs `validate` itself.
+   * it. The guard asks first and, for a remembered token, runs `validateRemembered` itself.
    */
   rememberedToken(request: HttpRequestLike): CompleteToken | undefined {
     const token = bearerToken(request);

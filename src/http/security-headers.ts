@@ -75,9 +75,11 @@ const KEPT_FOR_API = [
  * and `Cross-Origin-Resource-Policy: same-origin` as helmet sends them. helmet's other headers
  * (COOP, Origin-Agent-Cluster, X-DNS-Prefetch-Control, X-Download-Options,
  * X-Permitted-Cross-Domain-Policies, X-XSS-Protection) only mean something for a page a browser
- * renders; leaving them off a JSON answer takes about 600 bytes off each one.
+ * renders; leaving them off takes about 400 bytes off each JSON answer's headers.
  */
-export function apiSecurityHeaders(pageHeaders: Readonly<Record<string, string>>) {
+export function apiSecurityHeaders(
+  pageHeaders: Readonly<Record<string, string>>,
+): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const name of KEPT_FOR_API) {
     if (pageHeaders[name] !== undefined) headers[name] = pageHeaders[name];
