@@ -1,9 +1,11 @@
 import { BenchContext, startBenchApp } from './lib/context';
-import { login, register, signIn } from './lib/http-client';
+import { startChild } from './lib/children';
+import { register, signIn } from './lib/http-client';
 import { closedLoop, openLoop, Target, windowPercentiles } from './lib/load';
 import { barChart, table, verdict } from './lib/markdown';
 import { formatNumber, median, percentile } from './lib/stats';
 import type { EventLoopDelay } from './servers/bench-app';
+import type { StormRun } from './servers/login-storm-client';
 
 export const STORM_TARGET_RATIO = 2;
 
@@ -45,6 +47,12 @@ export async function loginStorm(
       AUDIT_TRAIL: options.audit ? 'on' : 'off',
     },
   );
+  const client = await startChild('login storm client', 'login-storm-client').catch(
+    async (error: unknown) => {
+      await app.stop();
+      throw error;
+    },
+  );
   try {
     const user = await signIn(app.url, 'bench-storm-reader@example.com');
     const target: Target = {
@@ -63,17 +71,10 @@ export async function loginStorm(
     for (let i = 0; i < emails.length; i += 8)
       await Promise.all(emails.slice(i, i + 8).map((email) => register(app.url, email)));
 
-    const storm = async (): Promise<{ ms: number; latencies: number[] }> => {
-      const started = performance.now();
-      const latencies = await Promise.all(
-        emails.map(async (email, i) => {
-          const sent = performance.now();
-          await login(app.url, email, { 'x-forwarded-for': `198.51.100.${(i % 250) + 1}` });
-          return performance.now() - sent;
-        }),
-      );
-      return { ms: performance.now() - started, latencies };
-    };
+    // The logins come from a process of their own, so the open-loop generator's schedule here is
+    // not delayed by them (see bench/servers/login-storm-client.ts).
+    const storm = (): Promise<StormRun> =>
+      client.call<StormRun>('storm', { url: app.url, emails }, 120_000);
     // A first storm warms argon2 and tells how long one lasts on this machine.
     const warm = await storm();
     const peak = (await closedLoop(target, { durationSec: Math.max(1, settings.durationSec) })).rps;
@@ -88,20 +89,30 @@ export async function loginStorm(
 
     const rounds: StormRound[] = [];
     for (let round = 0; round < settings.stormRounds; round++) {
-      let running: Promise<{ ms: number; latencies: number[] }> | null = null;
+      let running: Promise<StormRun> | null = null;
+      let calledAtMs = 0;
       await app.call('watchEventLoop');
       const loaded = await openLoop(target, {
         rate,
         durationMs,
         warmupMs: 300,
-        at: { ms: stormAtMs, run: () => (running = storm()) },
+        at: {
+          ms: stormAtMs,
+          run: () => {
+            calledAtMs = Date.now();
+            running = storm();
+          },
+        },
       });
       const eventLoop = await app.call<EventLoopDelay>('eventLoopDelay');
       if (running === null) throw new Error('the storm never started');
-      const done = await (running as Promise<{ ms: number; latencies: number[] }>);
+      const done = await (running as Promise<StormRun>);
       if (loaded.errors > 0)
         throw new Error(`${loaded.errors} guarded requests failed during the storm`);
-      const during = windowPercentiles(loaded.samples, stormAtMs, stormAtMs + done.ms);
+      // The window of requests due while the logins ran, on the open loop's time base (the
+      // child started them a moment after it was asked, at stormAtMs).
+      const from = stormAtMs + Math.max(0, done.startedAtMs - calledAtMs);
+      const during = windowPercentiles(loaded.samples, from, from + done.ms);
       const sorted = Float64Array.from(done.latencies).sort();
       rounds.push({
         stormMs: done.ms,
@@ -125,7 +136,7 @@ export async function loginStorm(
     };
     return { ...result, markdown: render(result, settings.stormRounds, options.audit) };
   } finally {
-    await app.stop();
+    await Promise.all([app.stop(), client.stop()]);
   }
 }
 
