@@ -11,6 +11,9 @@ const UNAUTHORIZED = {
   message: 'Invalid or missing credentials',
 };
 const uniqueEmail = () => `u-${Math.random().toString(36).slice(2)}@example.com`;
+/** The Cookie header that carries a signed-in client's fingerprint, and nothing else. */
+const fingerprintCookie = (client: TestClient) =>
+  `__Host-Fgp=${client.cookies.get('__Host-Fgp')?.value}`;
 
 describe('auth (e2e)', () => {
   let target: TestApp;
@@ -204,8 +207,8 @@ describe('auth (e2e)', () => {
       const client = await signedInClient(target);
       const other = await signedInClient(target);
       const token = client.accessToken as string;
-      const cookie = `__Host-Fgp=${client.cookies.get('__Host-Fgp')?.value}`;
-      const otherCookie = `__Host-Fgp=${other.cookies.get('__Host-Fgp')?.value}`;
+      const cookie = fingerprintCookie(client);
+      const otherCookie = fingerprintCookie(other);
       const claims = jwt.decode(token) as jwt.JwtPayload;
       const now = Math.floor(Date.now() / 1000);
       const forged = (payload: object, secret = TEST_SECRET, options: jwt.SignOptions = {}) =>
@@ -266,8 +269,8 @@ describe('auth (e2e)', () => {
       const client = await signedInClient(target);
       const other = await signedInClient(target);
       const token = client.accessToken as string;
-      const cookie = `__Host-Fgp=${client.cookies.get('__Host-Fgp')?.value}`;
-      const otherCookie = `__Host-Fgp=${other.cookies.get('__Host-Fgp')?.value}`;
+      const cookie = fingerprintCookie(client);
+      const otherCookie = fingerprintCookie(other);
       const me = (headers: Record<string, string>) =>
         target.inject({ method: 'GET', url: '/auth/me', headers });
       // The first request verifies the token through passport and passport-jwt.
@@ -303,7 +306,7 @@ describe('auth (e2e)', () => {
     it('POST /auth/logout revokes the session and clears the cookies', async () => {
       const client = await signedInClient(target);
       const token = client.accessToken as string;
-      const cookie = `__Host-Fgp=${client.cookies.get('__Host-Fgp')?.value}`;
+      const cookie = fingerprintCookie(client);
       const response = await client.post('/auth/logout');
       expect(response.statusCode).toBe(204);
       const cleared = ([] as string[]).concat(response.headers['set-cookie'] ?? []);
