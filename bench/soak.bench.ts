@@ -569,7 +569,7 @@ export function renderSoak(results: SoakModeResult[], settings: SoakSettings): s
       `each login's session is used for a random 5 to ${SOAK_TIMES.absoluteTtlSec + 15} s and then left to expire ` +
       "(by idle time, or by absolute time for the longest), refreshes rotate a session's token and cookies, revocations " +
       `end one; ${settings.users} users, logged in in turn. The rate is ${LOAD_SHARE * 100}% of the mix's own peak ` +
-      '(closed loop, 32 clients, measured first): 2% logins are argon2id on the hashing threads, which run at nice 19 on ' +
+      '(closed loop, 32 clients, measured first): 2% logins are argon2id on the hashing threads, which run at the lowest priority on ' +
       "the cores' idle time, and bound the mix long before the guard does (the guarded route's peak alone is measured too, " +
       "and given as the share the rate is of it). Every answer is checked (status, and the guarded body is the session's own); " +
       'a request never races a rotation or revocation of its own session, so any other answer is a failure.',

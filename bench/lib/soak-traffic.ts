@@ -373,7 +373,7 @@ export class SoakTraffic {
               ),
             );
           }
-          // A timer, not a spin on setImmediate: the hashing threads (nice 19) need the idle CPU.
+          // A timer, not a spin on setImmediate: the hashing threads (lowest priority) need the idle CPU.
           if (next < total) setTimeout(tick, 1);
           else resolve();
         };

@@ -1,20 +1,43 @@
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
-/** The lowest scheduling priority on Linux (`nice 19`): any other thread runs first. */
+/** The lowest nice value on Linux (`nice 19`): the fallback where SCHED_IDLE cannot be set. */
 export const HASHING_NICE = 19;
 
 /**
- * What each worker runs. It lowers its own thread's priority first: on Linux a thread's nice value
- * is its own, so the event loop (and everything else the process does) preempts the hashing,
- * which then takes the CPU time nobody else wants. The hashing itself is @node-rs/argon2's
- * synchronous call, so it runs on this low-priority thread (the asynchronous one would run on
- * libuv's pool, at normal priority). Plain CommonJS evaluated as the worker's source, so it runs
- * the same from `dist/` and under a test runner that compiles TypeScript in process.
+ * util-linux's `chrt`, which puts one thread under SCHED_IDLE (`chrt --idle --pid 0 <tid>`);
+ * Node.js has no call of its own for a thread's scheduling policy. Looked up at fixed paths only,
+ * never through PATH. Debian and its Node.js images always have it (util-linux is essential).
+ */
+const CHRT_PATHS = ['/usr/bin/chrt', '/bin/chrt'];
+
+/** How a hashing thread is scheduled, as the kernel reports it (`/proc/thread-self/stat`). */
+export interface ThreadPriority {
+  /** Its nice value; null where the system refused to lower it. */
+  readonly nice: number | null;
+  /** Its scheduling policy (`idle` for SCHED_IDLE, `other` for the default); null off Linux. */
+  readonly policy: string | null;
+}
+
+/**
+ * What each worker runs. It lowers its own thread's priority first: on Linux a thread's
+ * scheduling is its own, so the event loop (and everything else the process does) preempts the
+ * hashing, which then takes the CPU time nobody else wants. Nice 19 alone is not enough: a core
+ * busy with a nice-19 thread does not count as idle when the kernel places a waking thread, so
+ * the event loop, woken by a request, can be queued behind some other busy process on the other
+ * core instead of taking the one that only hashes (measured in BENCHMARKS.md, "Login storm").
+ * Under SCHED_IDLE it does count as idle. The hashing itself is @node-rs/argon2's synchronous
+ * call, so it runs on this thread (the asynchronous one would run on libuv's pool, at normal
+ * priority). Plain CommonJS evaluated as the worker's source, so it runs the same from `dist/`
+ * and under a test runner that compiles TypeScript in process.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { getPriority, setPriority } = require('node:os');
+const { readFileSync, readlinkSync } = require('node:fs');
+const { execFileSync } = require('node:child_process');
 const argon2 = require(workerData.argon2);
+const POLICIES = ['other', 'fifo', 'rr', 'batch', 'iso', 'idle', 'deadline'];
 let nice = null;
 try {
   setPriority(0, workerData.nice);
@@ -22,18 +45,43 @@ try {
 } catch {
   // Not allowed here (some container runtimes): hash at normal priority.
 }
+if (workerData.chrt !== null) {
+  try {
+    // /proc/thread-self names this thread; SCHED_IDLE needs no privilege.
+    const tid = readlinkSync('/proc/thread-self').split('/').pop();
+    execFileSync(workerData.chrt, ['--idle', '--pid', '0', tid], { stdio: 'ignore', timeout: 5000 });
+  } catch {
+    // Refused (a seccomp profile, say): nice alone.
+  }
+}
+function policy() {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    // Field 41 of proc(5), counted after the command name in parentheses (which may hold spaces).
+    const policy = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38];
+    return POLICIES[Number(policy)] ?? null;
+  } catch {
+    return null;
+  }
+}
 parentPort.on('message', (task) => {
   try {
     let result;
     if (task.op === 'hash') result = argon2.hashSync(task.password, task.options);
     else if (task.op === 'verify') result = argon2.verifySync(task.hash, task.password);
-    else result = nice;
+    else result = { nice, policy: policy() };
     parentPort.postMessage({ id: task.id, result });
   } catch (error) {
     parentPort.postMessage({ id: task.id, error: error instanceof Error ? error.message : String(error) });
   }
 });
 `;
+
+/** `chrt` where this system has it (Linux only), else null: the workers keep nice 19 alone. */
+function chrtPath(): string | null {
+  if (process.platform !== 'linux') return null;
+  return CHRT_PATHS.find((path) => existsSync(path)) ?? null;
+}
 
 type Task =
   | { readonly op: 'hash'; readonly password: string; readonly options: object }
@@ -53,9 +101,10 @@ interface Slot {
 }
 
 /**
- * A fixed number of worker threads that hash passwords at the lowest priority, one task each at a
- * time, the rest queued in order. Started on first use, each unref'd (they never keep the process
- * alive); a worker that dies fails its task and is replaced on the next one; `close` ends them.
+ * A fixed number of worker threads that hash passwords at the lowest priority (SCHED_IDLE where
+ * `chrt` exists, else nice 19), one task each at a time, the rest queued in order. Started on
+ * first use, each unref'd (they never keep the process alive); a worker that dies fails its task
+ * and is replaced on the next one; `close` ends them.
  */
 export class HashingPool {
   private readonly slots: Slot[] = [];
@@ -73,11 +122,11 @@ export class HashingPool {
     return this.submit({ op: 'verify', hash, password }) as Promise<boolean>;
   }
 
-  /** The nice value each worker runs at (null where it could not lower it): for tests. */
-  async priorities(): Promise<Array<number | null>> {
+  /** How each worker is scheduled: for tests and the operator's check. */
+  async priorities(): Promise<ThreadPriority[]> {
     const all = [];
     for (let i = 0; i < this.size; i++) all.push(this.submit({ op: 'priority' }));
-    return (await Promise.all(all)) as Array<number | null>;
+    return (await Promise.all(all)) as ThreadPriority[];
   }
 
   async close(): Promise<void> {
@@ -110,7 +159,11 @@ export class HashingPool {
     if (this.slots.length >= this.size) return null;
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { argon2: require.resolve('@node-rs/argon2'), nice: HASHING_NICE },
+      workerData: {
+        argon2: require.resolve('@node-rs/argon2'),
+        nice: HASHING_NICE,
+        chrt: chrtPath(),
+      },
     });
     worker.unref();
     const slot: Slot = { worker, running: null };

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Algorithm } from '@node-rs/argon2';
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import { HashingPool } from './hashing-pool';
+import { HashingPool, ThreadPriority } from './hashing-pool';
 
 /** OWASP's argon2id minimum: 19 MiB memory, 2 iterations, 1 lane. */
 export const ARGON2_OPTIONS = {
@@ -40,8 +40,8 @@ export class PasswordHasher implements OnModuleDestroy {
     }
   }
 
-  /** The nice value of each hashing thread (null where the system refused): for tests. */
-  threadPriorities(): Promise<Array<number | null>> {
+  /** How each hashing thread is scheduled (nice value and policy): for tests. */
+  threadPriorities(): Promise<ThreadPriority[]> {
     return this.pool.priorities();
   }
 
