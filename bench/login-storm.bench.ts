@@ -1,5 +1,6 @@
 import { BenchContext, startBenchApp } from './lib/context';
 import { startChild } from './lib/children';
+import { pinServer, Pinning } from './lib/cpu-pinning';
 import { register, signIn } from './lib/http-client';
 import { closedLoop, openLoop, Target, windowPercentiles } from './lib/load';
 import { barChart, table, verdict } from './lib/markdown';
@@ -26,6 +27,8 @@ export interface StormResult {
   readonly quietEventLoop: EventLoopDelay;
   readonly rounds: StormRound[];
   readonly ratio: number;
+  /** Null when the processes could not be pinned (the kernel placed them). */
+  readonly pinning: Pick<Pinning, 'serverCpu' | 'clientCpus'> | null;
   readonly markdown: string;
 }
 
@@ -53,7 +56,11 @@ export async function loginStorm(
       throw error;
     },
   );
+  // The service on a core of its own, its hashing threads with it: the storm then shows whether
+  // the event loop preempts them, not where the kernel happened to put which thread.
+  let pinning: Pinning | null = null;
   try {
+    pinning = pinServer(app.process.pid as number, [client.process.pid as number]);
     const user = await signIn(app.url, 'bench-storm-reader@example.com');
     const target: Target = {
       id: 'guarded',
@@ -82,13 +89,17 @@ export async function loginStorm(
     const stormAtMs = 500;
     const durationMs = Math.max(settings.latencyMs, stormAtMs + warm.ms * 1.5 + 500);
 
-    await app.call('watchEventLoop');
-    const quiet = await openLoop(target, { rate, durationMs, warmupMs: 300 });
-    const quietEventLoop = await app.call<EventLoopDelay>('eventLoopDelay');
-    if (quiet.errors > 0) throw new Error(`${quiet.errors} guarded requests failed`);
-
+    // Each round measures the same rate twice, without logins and then with the storm, and
+    // compares the same window of both (the storm's): a hiccup of the machine's during the
+    // quiet run counts as much as one during the storm.
+    const quietRounds: Array<{ p99Us: number; eventLoop: EventLoopDelay }> = [];
     const rounds: StormRound[] = [];
     for (let round = 0; round < settings.stormRounds; round++) {
+      await app.call('watchEventLoop');
+      const quiet = await openLoop(target, { rate, durationMs, warmupMs: 300 });
+      const quietEventLoop = await app.call<EventLoopDelay>('eventLoopDelay');
+      if (quiet.errors > 0) throw new Error(`${quiet.errors} guarded requests failed`);
+
       let running: Promise<StormRun> | null = null;
       let calledAtMs = 0;
       await app.call('watchEventLoop');
@@ -113,6 +124,10 @@ export async function loginStorm(
       // child started them a moment after it was asked, at stormAtMs).
       const from = stormAtMs + Math.max(0, done.startedAtMs - calledAtMs);
       const during = windowPercentiles(loaded.samples, from, from + done.ms);
+      quietRounds.push({
+        p99Us: windowPercentiles(quiet.samples, from, from + done.ms).p99,
+        eventLoop: quietEventLoop,
+      });
       const sorted = Float64Array.from(done.latencies).sort();
       rounds.push({
         stormMs: done.ms,
@@ -126,16 +141,24 @@ export async function loginStorm(
       context.log(`part 4: storm ${round + 1}/${settings.stormRounds} done`);
     }
     const stormP99 = median(rounds.map((r) => r.p99Us));
+    const quietP99 = median(quietRounds.map((r) => r.p99Us));
     const result = {
       logins: settings.logins,
       rate,
-      quietP99Us: quiet.p99,
-      quietEventLoop,
+      quietP99Us: quietP99,
+      quietEventLoop: {
+        max: median(quietRounds.map((r) => r.eventLoop.max)),
+        p99: median(quietRounds.map((r) => r.eventLoop.p99)),
+        mean: median(quietRounds.map((r) => r.eventLoop.mean)),
+        samples: median(quietRounds.map((r) => r.eventLoop.samples)),
+      },
       rounds,
-      ratio: stormP99 / quiet.p99,
+      ratio: stormP99 / quietP99,
+      pinning: pinning && { serverCpu: pinning.serverCpu, clientCpus: pinning.clientCpus },
     };
     return { ...result, markdown: render(result, settings.stormRounds, options.audit) };
   } finally {
+    pinning?.restore();
     await Promise.all([app.stop(), client.stop()]);
   }
 }
@@ -152,9 +175,12 @@ function render(
   out.push('');
   out.push(
     `${audit ? 'With the audit trail on (the default: every login queued and written in batches to the users database, SQLite in memory here). ' : 'AUDIT_TRAIL=off: nothing recorded but the log. '}` +
-      `${result.logins} logins at once (argon2id, 19 MiB, t=2, on one hashing thread per core at nice 19) while guarded requests arrive at ` +
+      `${result.logins} logins at once (argon2id, 19 MiB, t=2, on one hashing thread per core at the lowest priority, SCHED_IDLE) while guarded requests arrive at ` +
       `${formatNumber(result.rate)}/s (50% of the measured peak). Guarded latency of the requests due while the storm lasted, ` +
-      `against the same rate without logins; median of ${roundsWanted} storm(s).`,
+      `against the same window of a run at the same rate without logins just before; medians of ${roundsWanted} round(s). ` +
+      (result.pinning
+        ? `The service (event loop and hashing threads alike) runs on CPU ${result.pinning.serverCpu} alone, the load generator and the logins' client on CPU ${result.pinning.clientCpus} (\`taskset\`), so the hashing competes with the event loop for its one core.`
+        : 'Not pinned to CPUs (no `taskset` here): the kernel placed every thread.'),
   );
   out.push('');
   out.push(
