@@ -185,6 +185,25 @@ export async function cpuProfiles(
       };
     },
   );
+  context.log(`profile: bare NestJS on Fastify, ${seconds} s`);
+  await run(
+    'nest-fastify',
+    'bare NestJS on Fastify (`/bench/public` of baseline A, what the unguarded route is held against)',
+    await startChild(
+      'bare NestJS (profiled)',
+      'baseline-passport',
+      { secret: context.secret, body: UNGUARDED_BODY },
+      { execArgv: profiled('nest-fastify') },
+    ),
+    async (child) => ({
+      id: 'nest-fastify',
+      label: 'bare NestJS on Fastify',
+      url: child.url,
+      path: '/bench/public',
+      headers: { 'user-agent': USER_AGENT },
+      body: JSON.stringify(UNGUARDED_BODY),
+    }),
+  );
   const files = readdirSync(dir).filter((file) => file.endsWith('.cpuprofile'));
   return {
     results,
