@@ -295,7 +295,9 @@ function shorten(url: string): string {
 function render(results: ProfileResult[], seconds: number, files: string[]): string {
   const out = ['## CPU profiles', ''];
   if (results.length === 0) {
-    out.push('Not taken in quick mode: `npm run bench` profiles the guarded route and baseline A.');
+    out.push(
+      'Not taken in quick mode: `npm run bench` profiles the unguarded and guarded routes, baseline A and the bare NestJS route.',
+    );
     return out.join('\n');
   }
   out.push(
