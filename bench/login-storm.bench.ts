@@ -16,6 +16,8 @@ interface StormRound {
   readonly loginMaxMs: number;
   readonly p99Us: number;
   readonly maxUs: number;
+  /** p99 of how late the generator sent the storm window's requests (part of their latency). */
+  readonly lagP99Us: number;
   readonly count: number;
   readonly eventLoop: EventLoopDelay;
 }
@@ -24,6 +26,7 @@ export interface StormResult {
   readonly logins: number;
   readonly rate: number;
   readonly quietP99Us: number;
+  readonly quietLagP99Us: number;
   readonly quietEventLoop: EventLoopDelay;
   readonly rounds: StormRound[];
   readonly ratio: number;
@@ -92,7 +95,7 @@ export async function loginStorm(
     // Each round measures the same rate twice, without logins and then with the storm, and
     // compares the same window of both (the storm's): a hiccup of the machine's during the
     // quiet run counts as much as one during the storm.
-    const quietRounds: Array<{ p99Us: number; eventLoop: EventLoopDelay }> = [];
+    const quietRounds: Array<{ p99Us: number; lagP99Us: number; eventLoop: EventLoopDelay }> = [];
     const rounds: StormRound[] = [];
     for (let round = 0; round < settings.stormRounds; round++) {
       await app.call('watchEventLoop');
@@ -124,8 +127,10 @@ export async function loginStorm(
       // child started them a moment after it was asked, at stormAtMs).
       const from = stormAtMs + Math.max(0, done.startedAtMs - calledAtMs);
       const during = windowPercentiles(loaded.samples, from, from + done.ms);
+      const quietWindow = windowPercentiles(quiet.samples, from, from + done.ms);
       quietRounds.push({
-        p99Us: windowPercentiles(quiet.samples, from, from + done.ms).p99,
+        p99Us: quietWindow.p99,
+        lagP99Us: quietWindow.lagP99,
         eventLoop: quietEventLoop,
       });
       const sorted = Float64Array.from(done.latencies).sort();
@@ -135,6 +140,7 @@ export async function loginStorm(
         loginMaxMs: sorted[sorted.length - 1],
         p99Us: during.p99,
         maxUs: during.max,
+        lagP99Us: during.lagP99,
         count: during.count,
         eventLoop,
       });
@@ -146,6 +152,7 @@ export async function loginStorm(
       logins: settings.logins,
       rate,
       quietP99Us: quietP99,
+      quietLagP99Us: median(quietRounds.map((r) => r.lagP99Us)),
       quietEventLoop: {
         max: median(quietRounds.map((r) => r.eventLoop.max)),
         p99: median(quietRounds.map((r) => r.eventLoop.p99)),
@@ -195,6 +202,13 @@ function render(
           verdict(result.ratio <= STORM_TARGET_RATIO),
         ],
         ['guarded max', '', `${formatNumber(med((r) => r.maxUs))} µs`, '', ''],
+        [
+          'sent late p99 (the generator behind its schedule, part of the latency)',
+          `${formatNumber(result.quietLagP99Us)} µs`,
+          `${formatNumber(med((r) => r.lagP99Us))} µs`,
+          '',
+          '',
+        ],
         [
           'event-loop delay, max',
           `${formatNumber(result.quietEventLoop.max)} ms`,

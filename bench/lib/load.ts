@@ -72,6 +72,8 @@ export interface OpenLoopSample {
   readonly at: Float64Array;
   /** Latency in µs, from when the request was due until its answer was complete. */
   readonly latencyUs: Float64Array;
+  /** How late it was sent (µs after it was due): the generator's own delay, part of latencyUs. */
+  readonly lagUs: Float64Array;
 }
 
 export interface OpenLoopResult {
@@ -222,7 +224,8 @@ export async function openLoop(
   const at = Float64Array.from(kept, (i) => dueAt[i]);
   const latencyUs = Float64Array.from(kept, (i) => latency[i]);
   const sorted = latencyUs.filter((value) => !Number.isNaN(value)).sort();
-  const lags = Float64Array.from(kept, (i) => lag[i]).sort();
+  const lagUs = Float64Array.from(kept, (i) => lag[i]);
+  const lags = Float64Array.from(lagUs).sort();
   return {
     rate: options.rate,
     sent: total,
@@ -232,7 +235,7 @@ export async function openLoop(
     p99: percentile(sorted, 99),
     max: sorted.length ? sorted[sorted.length - 1] : NaN,
     lagP99: percentile(lags, 99),
-    samples: { at, latencyUs },
+    samples: { at, latencyUs, lagUs },
   };
 }
 
@@ -277,11 +280,13 @@ export function windowPercentiles(
   samples: OpenLoopSample,
   fromMs: number,
   toMs: number,
-): { count: number; p50: number; p99: number; max: number } {
+): { count: number; p50: number; p99: number; max: number; lagP99: number } {
   const values: number[] = [];
+  const lags: number[] = [];
   for (let i = 0; i < samples.at.length; i++) {
     if (samples.at[i] >= fromMs && samples.at[i] < toMs && !Number.isNaN(samples.latencyUs[i])) {
       values.push(samples.latencyUs[i]);
+      lags.push(samples.lagUs[i]);
     }
   }
   const sorted = Float64Array.from(values).sort();
@@ -290,5 +295,6 @@ export function windowPercentiles(
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     max: sorted.length ? sorted[sorted.length - 1] : NaN,
+    lagP99: percentile(Float64Array.from(lags).sort(), 99),
   };
 }
