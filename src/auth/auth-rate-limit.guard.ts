@@ -7,6 +7,7 @@ import {
   SetMetadata,
   UseGuards,
 } from '@nestjs/common';
+import { Turns } from '../common/turns';
 import { ApiError } from '../http/api-docs';
 import { clientOf, HttpRequestLike } from '../http/client';
 import {
@@ -40,6 +41,10 @@ export const RateLimited = (route: RateLimitedRoute) =>
  * account, or an email the rules refuse, is counted per IP only: it fails validation or
  * authentication anyway. The IP is counted first; a refused IP spends nothing of the account.
  *
+ * These are the routes that cost the event loop the most (a login runs rate limits, validation,
+ * a query, a session and a token, then waits for its hash), so each starts in an event-loop turn
+ * of its own (`Turns`): a burst of them does not hold back the requests that arrive meanwhile.
+ *
  * Refresh is counted here per IP only. Its per-session counter is kept by `AuthService.refresh`,
  * for refreshes whose secret matched: the session id is readable in every access token, so
  * counting it before the secret is checked would let anyone holding a leaked token lock the
@@ -50,9 +55,13 @@ type RateLimitedRequest = HttpRequestLike & { readonly body?: unknown; user?: Au
 
 @Injectable()
 export class AuthRateLimitGuard implements CanActivate {
-  constructor(private readonly rateLimiter: RateLimiter) {}
+  constructor(
+    private readonly rateLimiter: RateLimiter,
+    private readonly turns: Turns,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    await this.turns.take();
     const route = rateLimitedRoute(context);
     if (route === undefined) throw new Error('AuthRateLimitGuard needs @RateLimited()');
     const request = context.switchToHttp().getRequest<RateLimitedRequest>();

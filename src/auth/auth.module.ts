@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { Clock } from '../common/clock';
+import { Turns } from '../common/turns';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { JwtSecrets } from '../options/jwt-secrets';
 import { AccessTokenService } from './access-token.service';
@@ -46,9 +47,19 @@ export class AuthModule {
         AuthService,
         JwtStrategy,
         FingerprintAuthGuard,
+        // One per module instance: its rate-limited routes take turns (see AuthRateLimitGuard).
+        Turns,
         AuthRateLimitGuard,
       ],
-      exports: [SigningKeys, AuthService, JwtStrategy, FingerprintAuthGuard, AuthRateLimitGuard],
+      exports: [
+        SigningKeys,
+        AuthService,
+        JwtStrategy,
+        FingerprintAuthGuard,
+        AuthRateLimitGuard,
+        // The guard is built again wherever a controller names it: it needs its Turns there.
+        Turns,
+      ],
     };
   }
 }

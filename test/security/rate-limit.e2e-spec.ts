@@ -15,6 +15,7 @@ import { SQL_DATABASE } from '../../src/database/database-connection';
 import { REDIS_CLIENT } from '../../src/redis/redis-connection';
 import { rateLimitsDb } from '../../src/rate-limit/sql-rate-limit.schema';
 import { SessionCleanupJob } from '../../src/sessions/session-cleanup.job';
+import { Turns } from '../../src/common/turns';
 import { InMemorySessionRepository } from '../../src/sessions/stores/memory/in-memory-session.repository';
 import { SessionRepository } from '../../src/sessions/session.repository';
 import { sessionPolicy } from '../../src/sessions/sessions.module';
@@ -241,6 +242,34 @@ describe('rate limits (e2e, in-memory counters)', () => {
       const stranger = new TestClient(target);
       expect((await stranger.post('/auth/password', {})).statusCode).toBe(401);
     });
+  });
+});
+
+describe('rate-limited routes take turns on the event loop (e2e)', () => {
+  let target: TestApp;
+
+  beforeAll(async () => {
+    target = await startApp({ TRUST_PROXY: 'true' });
+  });
+
+  afterAll(() => target.close());
+
+  it('each login, registration and refresh waits for its turn; a guarded request does not', async () => {
+    const take = jest.spyOn(target.app.get(Turns, { strict: false }), 'take');
+    const client = await signedInClient(target);
+    take.mockClear();
+    const answers = await Promise.all([
+      ...Array.from({ length: 3 }, (_, i) =>
+        login(target, uniqueEmail(), PASSWORD, `198.51.100.${i + 1}`),
+      ),
+      register(target, uniqueEmail(), '198.51.100.9'),
+      client.refresh(),
+    ]);
+    expect(answers.map((answer) => answer.statusCode)).toEqual([401, 401, 401, 201, 200]);
+    expect(take).toHaveBeenCalledTimes(5);
+    take.mockClear();
+    expect((await client.request({ method: 'GET', url: '/auth/me' })).statusCode).toBe(200);
+    expect(take).not.toHaveBeenCalled();
   });
 });
 
