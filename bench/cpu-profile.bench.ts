@@ -137,14 +137,7 @@ export async function cpuProfiles(
     'unguarded',
     'unguarded route (`/bench/public`, the ceiling)',
     await startBenchApp(context, 'app (profiled, unguarded)', {}, profiled('unguarded')),
-    async (app) => ({
-      id: 'unguarded',
-      label: 'unguarded',
-      url: app.url,
-      path: '/bench/public',
-      headers: { 'user-agent': USER_AGENT },
-      body: JSON.stringify(UNGUARDED_BODY),
-    }),
+    async (app) => unguardedTarget('unguarded', app),
   );
   context.log(`profile: guarded route, ${seconds} s`);
   await run(
@@ -195,14 +188,7 @@ export async function cpuProfiles(
       { secret: context.secret, body: UNGUARDED_BODY },
       { execArgv: profiled('nest-fastify') },
     ),
-    async (child) => ({
-      id: 'nest-fastify',
-      label: 'bare NestJS on Fastify',
-      url: child.url,
-      path: '/bench/public',
-      headers: { 'user-agent': USER_AGENT },
-      body: JSON.stringify(UNGUARDED_BODY),
-    }),
+    async (child) => unguardedTarget('nest-fastify', child),
   );
   const files = readdirSync(dir).filter((file) => file.endsWith('.cpuprofile'));
   return {
@@ -212,6 +198,18 @@ export async function cpuProfiles(
       seconds,
       files.map((file) => relative(ROOT, join(dir, file))),
     ),
+  };
+}
+
+/** `GET /bench/public` of a server: the same unguarded answer from the service or a baseline. */
+function unguardedTarget(id: string, server: BenchChild): Target {
+  return {
+    id,
+    label: id,
+    url: server.url,
+    path: '/bench/public',
+    headers: { 'user-agent': USER_AGENT },
+    body: JSON.stringify(UNGUARDED_BODY),
   };
 }
 
