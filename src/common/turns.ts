@@ -2,15 +2,15 @@ import { Injectable } from '@nestjs/common';
 
 /**
  * Pieces of work that cost the event loop a lot start one per turn of the event loop, in the
- * order they asked. A login is the case in point: its rate limits, body validation and user query
- * run in code too rarely run to be optimised (about 0.5 ms of event-loop time before its password
- * hash). Fifty logins that arrive together would otherwise run that back to back while every
- * other request waits: a guarded request waited for all of them, about 25 ms on the benchmark
- * machine (BENCHMARKS.md, "Login storm"). Taking turns, each runs in a turn of its own and the
- * requests that arrived meanwhile are served between two of them; a login waits at most for the
- * ones before it, a few milliseconds against its hash's hundreds. The rate-limited routes take a
- * turn before their work (`AuthRateLimitGuard`). (The work after the hash needs none: the hashing
- * threads finish one login at a time each, and a turn there measured no better.)
+ * order they asked. A login is the case in point: its rate limits, body validation and user
+ * query are code that runs too rarely to be optimised (about 0.5 ms of event-loop time before
+ * its password hash). Fifty logins that arrive together would otherwise run that back to back
+ * while every other request waits: a guarded request waited for all of them, about 25 ms on the
+ * benchmark machine (BENCHMARKS.md, "Login storm"). Taking turns, each runs in a turn of its own
+ * and the requests that arrived meanwhile are served between two of them; a login waits at most
+ * for the ones before it, a few milliseconds against its hash's hundreds. The rate-limited routes
+ * take a turn before their work (`AuthRateLimitGuard`). (The work after the hash needs none: the
+ * hashing threads finish one login at a time each, and a turn there measured no better.)
  */
 @Injectable()
 export class Turns {

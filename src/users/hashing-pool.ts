@@ -7,7 +7,8 @@ export const HASHING_NICE = 19;
 /**
  * util-linux's `chrt`, which puts one thread under SCHED_IDLE (`chrt --idle --pid 0 <tid>`);
  * Node.js has no call of its own for a thread's scheduling policy. Looked up at fixed paths only,
- * never through PATH. Debian and its Node.js images always have it (util-linux is essential).
+ * never through PATH. Debian always has it (util-linux is essential), and so do the Debian-based
+ * Node.js images this project's Dockerfile builds on.
  */
 const CHRT_PATHS = ['/usr/bin/chrt', '/bin/chrt'];
 
@@ -122,7 +123,7 @@ export class HashingPool {
     return this.submit({ op: 'verify', hash, password }) as Promise<boolean>;
   }
 
-  /** How each worker is scheduled: for tests and the operator's check. */
+  /** How each worker is scheduled, as its thread reads it back from the kernel: for tests. */
   async priorities(): Promise<ThreadPriority[]> {
     const all = [];
     for (let i = 0; i < this.size; i++) all.push(this.submit({ op: 'priority' }));
