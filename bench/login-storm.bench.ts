@@ -36,9 +36,10 @@ export interface StormResult {
 }
 
 /**
- * Part 4: concurrent logins (argon2id on the hashing threads, nice 19) while guarded requests arrive at a
- * fixed rate. Each login comes from its own address (X-Forwarded-For, TRUST_PROXY=true), as a
- * real storm would, so per-address limits do not turn it into a storm of 429s.
+ * Part 4: concurrent logins (argon2id on the hashing threads, at the lowest priority) while
+ * guarded requests arrive at a fixed rate, the service pinned to a CPU of its own. Each login
+ * comes from its own address (X-Forwarded-For, TRUST_PROXY=true) and connection, as a real storm
+ * would, so per-address limits do not turn it into a storm of 429s.
  */
 export async function loginStorm(
   context: BenchContext,
