@@ -40,4 +40,14 @@ describe('Turns', () => {
     await Promise.all([first, second, third]);
     expect(order).toEqual(['first', 'second', 'third', 'second again']);
   });
+
+  it("goes on under a test's fake timers, as a host app's login tests may run", async () => {
+    jest.useFakeTimers();
+    try {
+      const turns = new Turns();
+      await Promise.all([turns.take(), turns.take()]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

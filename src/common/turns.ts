@@ -1,3 +1,6 @@
+// node:timers' own, not the global: a host app's tests that fake the global timers
+// (`jest.useFakeTimers()`) would otherwise see every login hang until they advanced them.
+import { setImmediate } from 'node:timers';
 import { Injectable } from '@nestjs/common';
 
 /**
