@@ -78,10 +78,18 @@ parentPort.on('message', (task) => {
 });
 `;
 
-/** `chrt` where this system has it (Linux only), else null: the workers keep nice 19 alone. */
-function chrtPath(): string | null {
-  if (process.platform !== 'linux') return null;
-  return CHRT_PATHS.find((path) => existsSync(path)) ?? null;
+let chrt: string | null | undefined;
+
+/**
+ * `chrt` where this system has it (Linux only), else null: the workers keep nice 19 alone. Looked
+ * up once, when the first worker starts; a replaced worker reuses the answer.
+ */
+export function chrtPath(): string | null {
+  if (chrt === undefined) {
+    chrt =
+      process.platform === 'linux' ? (CHRT_PATHS.find((path) => existsSync(path)) ?? null) : null;
+  }
+  return chrt;
 }
 
 type Task =

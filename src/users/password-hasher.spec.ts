@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { HASHING_NICE } from './hashing-pool';
+import { chrtPath, HASHING_NICE } from './hashing-pool';
 import { HASH_THREADS, PasswordHasher } from './password-hasher';
 
 describe('PasswordHasher', () => {
@@ -33,7 +32,7 @@ describe('PasswordHasher', () => {
     if (process.platform !== 'linux') return;
     // Linux lets any thread lower its own nice value and put itself under SCHED_IDLE; the policy
     // is read back from the kernel, so a `chrt` that did nothing would fail this.
-    const policy = existsSync('/usr/bin/chrt') || existsSync('/bin/chrt') ? 'idle' : 'other';
+    const policy = chrtPath() !== null ? 'idle' : 'other';
     expect(priorities).toEqual(priorities.map(() => ({ nice: HASHING_NICE, policy })));
   });
 
