@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { monotonicFactory } from 'ulid';
 import { Clock } from '../common/clock';
+import { randomFractions } from '../common/random-fraction';
 import { classifyStoreFailure } from '../common/store-failure';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { FingerprintAuthMetrics } from '../observability/metrics';
@@ -31,7 +32,7 @@ const SHUTDOWN_FLUSH_MS = 5_000;
 @Injectable()
 export class AuditTrail implements BeforeApplicationShutdown {
   private readonly logger = new Logger('AuditTrail');
-  private readonly nextId = monotonicFactory();
+  private readonly nextId = monotonicFactory(randomFractions());
   private readonly limit: number;
   private queue: AuditEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
