@@ -10,6 +10,7 @@ import {
 } from 'kysely';
 import { DatabaseError, Pool } from 'pg';
 import { createPrivateFile, ensurePrivateDirectory } from '../options/data-files';
+import { reusingStatements } from './sqlite-statements';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
 
@@ -89,7 +90,9 @@ export function openSqliteConnection(path: string): BetterSqlite3.Database {
 /** A database over an open SQLite connection; closing it is the caller's (or `db.destroy()`'s). */
 export function sqliteDatabase(connection: BetterSqlite3.Database): SqlDatabase {
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no tables known here
-  const db = new Kysely<{}>({ dialect: new SqliteDialect({ database: connection }) });
+  const db = new Kysely<{}>({
+    dialect: new SqliteDialect({ database: reusingStatements(connection) }),
+  });
   return {
     kind: 'sqlite',
     db,
