@@ -47,17 +47,31 @@ export class FingerprintAuthGuard extends AuthGuard('fingerprint-auth') {
     super();
   }
 
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
+  /**
+   * A public route, and a request this guard let through already, are answered synchronously:
+   * Nest's guard runner takes a boolean as it is, without the promise and the two awaits an
+   * async answer costs it (on every unguarded route, and on every library route under
+   * `globalGuard`, where the route's own guard asks again).
+   */
+  override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<HttpRequestLike & { user?: AuthPrincipal }>();
+    // With `globalGuard` the route's own guard asks again: the first answer stands.
+    if (this.strategy.hasAuthenticated(request)) return true;
     const isPublic = this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [
       context.getHandler(),
       context.getClass(),
     ]);
     if (isPublic) return true;
-    const http = context.switchToHttp();
-    const request = http.getRequest<HttpRequestLike & { user?: AuthPrincipal }>();
-    // With `globalGuard` the route's own guard asks again: the first answer stands.
-    if (this.strategy.hasAuthenticated(request)) return true;
-    const response = http.getResponse<unknown>();
+    return this.check(request, http.getResponse<unknown>(), context);
+  }
+
+  /** The checks of a request that needs them: resolves true or rejects with the answer's error. */
+  private async check(
+    request: HttpRequestLike & { user?: AuthPrincipal },
+    response: unknown,
+    context: ExecutionContext,
+  ): Promise<boolean> {
     try {
       request.user = await this.authenticate(request, response, context);
       this.strategy.markAuthenticated(request);
