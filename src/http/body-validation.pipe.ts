@@ -64,9 +64,6 @@ export class BodyValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    // A custom parameter decorator's value (`@CurrentUser()`, on every guarded route) is not
-    // validated (`validateCustomDecorators` is off): handed back before any other work.
-    if (metadata.type === 'custom') return value;
     if (
       metadata.type === 'body' &&
       value !== undefined &&

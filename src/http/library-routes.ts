@@ -6,9 +6,7 @@ import {
   UnsupportedMediaTypeException,
   UseFilters,
   UseGuards,
-  UsePipes,
 } from '@nestjs/common';
-import { BodyValidationPipe } from './body-validation.pipe';
 import type { HttpRequestLike } from './client';
 import { DomainExceptionFilter } from './exception.filter';
 
@@ -33,13 +31,12 @@ export class JsonBodyGuard implements CanActivate {
 }
 
 /**
- * What every controller of the library carries, so its routes keep their validation and error
- * shapes in any host app without a global pipe or filter: the exception filter, the body
- * validation and the JSON-only body check, then the given guards.
+ * What every controller of the library carries, so its routes keep their error shapes in any host
+ * app without a global filter: the exception filter and the JSON-only body check, then the given
+ * guards. Bodies and queries are validated by their own parameter's pipe (`ValidatedBody`,
+ * `ValidatedQuery`), not by a controller-wide one, which Nest would also run on every other
+ * parameter: on a guarded route's `@CurrentUser()`, a `Promise.all` and an async pipe call a
+ * request, for a value that needs neither.
  */
 export const LibraryRoutes = (...guards: Parameters<typeof UseGuards>) =>
-  applyDecorators(
-    UseFilters(DomainExceptionFilter),
-    UsePipes(BodyValidationPipe),
-    UseGuards(JsonBodyGuard, ...guards),
-  );
+  applyDecorators(UseFilters(DomainExceptionFilter), UseGuards(JsonBodyGuard, ...guards));
