@@ -9,7 +9,7 @@ describe('VerifiedTokenCache', () => {
     const cache = new VerifiedTokenCache();
     const decoded = { header: {}, payload: { sub: 'u', exp: 1_000 } };
     cache.set('token', decoded, key);
-    expect(cache.get('token', 999_999)).toEqual({ decoded, key, exp: 1_000 });
+    expect(cache.get('token', 999_999)).toEqual({ decoded, key });
     expect(cache.get('token', 1_000_000)).toBeUndefined();
     expect(cache.size).toBe(0);
     expect(cache.get('other', 0)).toBeUndefined();
@@ -37,6 +37,20 @@ describe('VerifiedTokenCache', () => {
     expect(cache.size).toBe(2);
     expect(cache.get('one', 0)).toBeUndefined();
     expect(cache.get('three', 0)?.decoded).toEqual({ exp: 10 });
+  });
+
+  it('finds a token only by its whole text, also beside one with the same signature segment', () => {
+    const cache = new VerifiedTokenCache();
+    cache.set('header.payload.signature', { exp: 10 }, key);
+    expect(cache.get('header.payload.signature', 0)?.decoded).toEqual({ exp: 10 });
+    expect(cache.get('header.forged.signature', 0)).toBeUndefined();
+    expect(cache.get('signature', 0)).toBeUndefined();
+    expect(cache.get('header.payload.signaturf', 0)).toBeUndefined();
+    // A second token with that signature is not remembered over the first.
+    cache.set('other.payload.signature', { exp: 20 }, other);
+    expect(cache.get('other.payload.signature', 0)).toBeUndefined();
+    expect(cache.get('header.payload.signature', 0)?.key).toBe(key);
+    expect(cache.size).toBe(1);
   });
 
   it('is one per instance: two caches share nothing', () => {
