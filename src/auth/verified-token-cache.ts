@@ -18,10 +18,10 @@ export interface VerifiedToken {
  * and a token is found only by its full text (header, payload and signature): a token differing in
  * one character is verified afresh. Entries are filed under the signature alone (`signatureOf`),
  * whose 43 characters V8 hashes for the lookup instead of the token's few hundred (a new string on
- * every request, whose hash is never cached); the full text is then compared. The fingerprint cookie and the session are still checked on every request;
- * this skips only the HMAC and the parsing of a token this process has already seen (an SPA sends
- * the same one until it refreshes). Each strategy has its own: nothing is shared between two
- * module instances in one process.
+ * every request, whose hash is never cached); the full text is then compared. The fingerprint
+ * cookie and the session are still checked on every request; this skips only the HMAC and the
+ * parsing of a token this process has already seen (an SPA sends the same one until it refreshes).
+ * Each strategy has its own: nothing is shared between two module instances in one process.
  */
 export class VerifiedTokenCache {
   private readonly entries = new Map<string, Entry>();
