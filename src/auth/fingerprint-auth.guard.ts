@@ -48,10 +48,19 @@ export class FingerprintAuthGuard extends AuthGuard('fingerprint-auth') {
   }
 
   /**
-   * A public route, and a request this guard let through already, are answered synchronously:
-   * Nest's guard runner takes a boolean as it is, without the promise and the two awaits an
-   * async answer costs it (on every unguarded route, and on every library route under
-   * `globalGuard`, where the route's own guard asks again).
+   * A public route, a request this guard let through already, and a remembered token whose
+   * session and user are at hand in this process are answered synchronously: Nest's guard runner
+   * takes a boolean as it is, without the promise and the two awaits an async answer costs it
+   * (on every unguarded route, on every library route under `globalGuard`, where the route's own
+   * guard asks again, and on most guarded requests with sessions in memory or near-cached).
+   *
+   * A token the strategy has verified before (an SPA sends the same one until it refreshes) goes
+   * straight to its `validateRemembered`, the same four checks; only a token it has not seen goes
+   * through passport and passport-jwt. Besides the parsing and the HMAC, that skips passport's
+   * per-request plumbing (a copy of the strategy, five closures on it and more around it): with
+   * it, V8 promoted most of every request's objects to the old generation (about 3 MB per
+   * young-generation collection under load, against none without it), and the guard spent more
+   * time collecting garbage than checking (BENCHMARKS.md, "CPU profiles").
    */
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const http = context.switchToHttp();
@@ -63,19 +72,48 @@ export class FingerprintAuthGuard extends AuthGuard('fingerprint-auth') {
       context.getClass(),
     ]);
     if (isPublic) return true;
-    return this.check(request, http.getResponse<unknown>(), context);
+    const response = http.getResponse<unknown>();
+    let answer: AuthPrincipal | Promise<AuthPrincipal> | undefined;
+    try {
+      const remembered = this.strategy.rememberedToken(request);
+      if (remembered !== undefined) answer = this.strategy.validateRemembered(request, remembered);
+    } catch (error) {
+      // A refusal takes the promise's way: the same answer, logs and metrics, and it is rare.
+      answer = Promise.reject(error);
+    }
+    if (answer === undefined) {
+      return this.settle(this.throughPassport(request, response, context), request, response);
+    }
+    if (!(answer instanceof Promise)) {
+      return this.admit(request, this.handleRequest(null, answer, undefined, context));
+    }
+    const checked = answer.then(
+      (principal) => this.handleRequest(null, principal, undefined, context),
+      (error: unknown) =>
+        this.handleRequest(error, false as unknown as AuthPrincipal, undefined, context),
+    );
+    return this.settle(checked, request, response);
   }
 
-  /** The checks of a request that needs them: resolves true or rejects with the answer's error. */
-  private async check(
+  /** Lets the request through as `principal`. */
+  private admit(
+    request: HttpRequestLike & { user?: AuthPrincipal },
+    principal: AuthPrincipal,
+  ): true {
+    request.user = principal;
+    this.strategy.markAuthenticated(request);
+    return true;
+  }
+
+  /** Resolves true once the caller is known, or rejects with the answer's error. */
+  private async settle(
+    checked: Promise<AuthPrincipal>,
     request: HttpRequestLike & { user?: AuthPrincipal },
     response: unknown,
-    context: ExecutionContext,
   ): Promise<boolean> {
+    let principal: AuthPrincipal;
     try {
-      request.user = await this.authenticate(request, response, context);
-      this.strategy.markAuthenticated(request);
-      return true;
+      principal = await checked;
     } catch (error) {
       if (error instanceof HttpException) throw error;
       if (error instanceof StoreUnavailableError) throw this.unavailable(error, request, response);
@@ -87,32 +125,7 @@ export class FingerprintAuthGuard extends AuthGuard('fingerprint-auth') {
       );
       throw new UnauthorizedException(UNAUTHORIZED_MESSAGE);
     }
-  }
-
-  /**
-   * Checks this request once; resolves with the caller or rejects. A token the strategy has
-   * verified before (an SPA sends the same one until it refreshes) goes straight to its
-   * `validate`, the same four checks; only a token it has not seen goes through passport and
-   * passport-jwt. Besides the parsing and the HMAC, that skips passport's per-request plumbing
-   * (a copy of the strategy, five closures on it and more around it): with it, V8 promoted most of
-   * every request's objects to the old generation (about 3 MB per young-generation collection
-   * under load, against none without it), and the guard spent more time collecting garbage than
-   * checking (BENCHMARKS.md, "CPU profiles").
-   */
-  private async authenticate(
-    request: HttpRequestLike,
-    response: unknown,
-    context: ExecutionContext,
-  ): Promise<AuthPrincipal> {
-    const remembered = this.strategy.rememberedToken(request);
-    if (remembered === undefined) return this.throughPassport(request, response, context);
-    let principal: AuthPrincipal;
-    try {
-      principal = await this.strategy.validateRemembered(request, remembered);
-    } catch (error) {
-      return this.handleRequest(error, false as unknown as AuthPrincipal, undefined, context);
-    }
-    return this.handleRequest(null, principal, undefined, context);
+    return this.admit(request, principal);
   }
 
   /** Runs the strategy through passport (which runs passport-jwt's verification first). */

@@ -95,6 +95,31 @@ async function strategyOn(
   };
 }
 
+/** A stored user signed in: a session in the fixture's store, its cookie and its token's claims. */
+async function signIn(fixture: Awaited<ReturnType<typeof strategyOn>>) {
+  const userId = await fixture.addUser();
+  const cookie = fixture.fingerprints.draw();
+  const { session } = await fixture.store.create({
+    id: `s${Math.random().toString(36).slice(2, 12).padEnd(21, 'x')}`,
+    userId,
+    fingerprintHash: fixture.fingerprints.hash(cookie),
+    refreshHash: 'r'.repeat(43),
+    ipAddress: '203.0.113.7',
+    userAgent: 'Mozilla/5.0',
+    location: null,
+  });
+  // Token times follow the system clock (as jsonwebtoken does), sessions the injected one.
+  const iat = toSeconds(Date.now());
+  const claims = {
+    sub: userId,
+    sid: session.id,
+    fgp: session.fingerprintHash,
+    iat,
+    exp: iat + 900,
+  };
+  return { cookie, session, claims, userId };
+}
+
 /** A request carrying the fingerprint cookie (and what else a browser sends). */
 const requestOf = (
   cookieName: string,
@@ -111,7 +136,9 @@ const requestOf = (
   },
 });
 
-describe('JwtStrategy.validate', () => {
+// The checks of a first-seen token (`validate`, after passport-jwt) and of a remembered one
+// (`validateRemembered`, the guard's own path, synchronous where it can be) are the same checks.
+describe.each(['validate', 'validateRemembered'] as const)('JwtStrategy.%s', (entry) => {
   let clock: FakeClock;
   let fixture: Awaited<ReturnType<typeof strategyOn>>;
   let sessions: InMemorySessionRepository;
@@ -121,6 +148,11 @@ describe('JwtStrategy.validate', () => {
   const request = (cookie?: string, ip = '203.0.113.7', userAgent = 'Mozilla/5.0') =>
     requestOf(fingerprints.cookieName, cookie, ip, userAgent);
 
+  const check = (
+    req: HttpRequestLike,
+    token: { header: Record<string, unknown>; payload: unknown },
+  ) => Promise.resolve().then(() => strategy[entry](req, token));
+
   const complete = (
     payload: unknown,
     header: Record<string, unknown> = { alg: 'HS256', typ: 'JWT' },
@@ -129,29 +161,7 @@ describe('JwtStrategy.validate', () => {
     payload,
   });
 
-  async function login() {
-    const userId = await fixture.addUser();
-    const cookie = fingerprints.draw();
-    const { session } = await sessions.create({
-      id: `s${Math.random().toString(36).slice(2, 12).padEnd(21, 'x')}`,
-      userId,
-      fingerprintHash: fingerprints.hash(cookie),
-      refreshHash: 'r'.repeat(43),
-      ipAddress: '203.0.113.7',
-      userAgent: 'Mozilla/5.0',
-      location: null,
-    });
-    // Token times follow the system clock (as jsonwebtoken does), sessions the injected one.
-    const iat = toSeconds(Date.now());
-    const claims = {
-      sub: userId,
-      sid: session.id,
-      fgp: session.fingerprintHash,
-      iat,
-      exp: iat + 900,
-    };
-    return { cookie, session, claims, userId };
-  }
+  const login = () => signIn(fixture);
 
   beforeEach(async () => {
     clock = new FakeClock(Date.UTC(2026, 0, 1));
@@ -172,7 +182,7 @@ describe('JwtStrategy.validate', () => {
 
   it('accepts a token whose cookie, claims and session all agree', async () => {
     const { cookie, session, claims } = await login();
-    await expect(strategy.validate(request(cookie), complete(claims))).resolves.toMatchObject({
+    await expect(check(request(cookie), complete(claims))).resolves.toMatchObject({
       userId: claims.sub,
       email: expect.stringMatching(/@example\.com$/),
       sessionId: session.id,
@@ -183,14 +193,12 @@ describe('JwtStrategy.validate', () => {
     const { cookie, claims, userId } = await login();
     await fixture.userRepository.delete(userId);
     fixture.users.forget(userId);
-    expect(await rejection(strategy.validate(request(cookie), complete(claims)))).toBe(
-      'user_not_found',
-    );
+    expect(await rejection(check(request(cookie), complete(claims)))).toBe('user_not_found');
   });
 
   it('rejects a request without the fingerprint cookie', async () => {
     const { claims } = await login();
-    expect(await rejection(strategy.validate(request(undefined), complete(claims)))).toBe(
+    expect(await rejection(check(request(undefined), complete(claims)))).toBe(
       'missing_fingerprint',
     );
   });
@@ -198,10 +206,10 @@ describe('JwtStrategy.validate', () => {
   it('rejects a cookie that does not hash to the claim', async () => {
     const { claims } = await login();
     const other = await login();
-    expect(await rejection(strategy.validate(request(other.cookie), complete(claims)))).toBe(
+    expect(await rejection(check(request(other.cookie), complete(claims)))).toBe(
       'fingerprint_mismatch',
     );
-    expect(await rejection(strategy.validate(request(claims.fgp), complete(claims)))).toBe(
+    expect(await rejection(check(request(claims.fgp), complete(claims)))).toBe(
       'fingerprint_mismatch',
     );
   });
@@ -220,14 +228,10 @@ describe('JwtStrategy.validate', () => {
       { ...claims, iat: claims.iat + CLOCK_SKEW_SECONDS + 1, exp: claims.exp + 60 },
       { ...claims, exp: claims.iat + 901 },
     ]) {
-      expect(await rejection(strategy.validate(request(cookie), complete(bad)))).toBe(
-        'invalid_claims',
-      );
+      expect(await rejection(check(request(cookie), complete(bad)))).toBe('invalid_claims');
     }
-    expect(await rejection(strategy.validate(request(cookie), complete([claims])))).toBe(
-      'invalid_claims',
-    );
-    expect(await rejection(strategy.validate(request(cookie), complete('a string payload')))).toBe(
+    expect(await rejection(check(request(cookie), complete([claims])))).toBe('invalid_claims');
+    expect(await rejection(check(request(cookie), complete('a string payload')))).toBe(
       'invalid_claims',
     );
   });
@@ -235,9 +239,9 @@ describe('JwtStrategy.validate', () => {
   it('accepts an iat up to the clock-skew tolerance ahead and a lifetime of exactly ACCESS_TOKEN_TTL', async () => {
     const { cookie, claims } = await login();
     const ahead = { ...claims, iat: claims.iat + CLOCK_SKEW_SECONDS, exp: claims.exp };
-    await expect(strategy.validate(request(cookie), complete(ahead))).resolves.toBeDefined();
+    await expect(check(request(cookie), complete(ahead))).resolves.toBeDefined();
     await expect(
-      strategy.validate(request(cookie), complete({ ...claims, exp: claims.iat + 900 })),
+      check(request(cookie), complete({ ...claims, exp: claims.iat + 900 })),
     ).resolves.toBeDefined();
   });
 
@@ -245,7 +249,7 @@ describe('JwtStrategy.validate', () => {
     const { cookie, claims } = await login();
     for (const crit of [['exp-v2'], [], null, 'exp', {}]) {
       const header = { alg: 'HS256', crit, 'exp-v2': 1 };
-      expect(await rejection(strategy.validate(request(cookie), complete(claims, header)))).toBe(
+      expect(await rejection(check(request(cookie), complete(claims, header)))).toBe(
         'invalid_claims',
       );
     }
@@ -253,9 +257,9 @@ describe('JwtStrategy.validate', () => {
 
   it("rejects a session that is gone, expired, someone else's or bound to another fingerprint", async () => {
     const { cookie, session, claims } = await login();
-    expect(
-      await rejection(strategy.validate(request(cookie), complete({ ...claims, sub: 'user-2' }))),
-    ).toBe('session_mismatch');
+    expect(await rejection(check(request(cookie), complete({ ...claims, sub: 'user-2' })))).toBe(
+      'session_mismatch',
+    );
     await sessions.rotateRefresh(session.id, {
       presentedHash: 'r'.repeat(43),
       nextRefreshHash: 'n'.repeat(43),
@@ -263,19 +267,17 @@ describe('JwtStrategy.validate', () => {
       ipAddress: '203.0.113.7',
       userAgent: 'Mozilla/5.0',
     });
-    expect(await rejection(strategy.validate(request(cookie), complete(claims)))).toBe(
-      'session_mismatch',
-    );
+    expect(await rejection(check(request(cookie), complete(claims)))).toBe('session_mismatch');
 
     const second = await login();
     clock.advance(31 * 60_000);
-    expect(
-      await rejection(strategy.validate(request(second.cookie), complete(second.claims))),
-    ).toBe('session_not_found');
+    expect(await rejection(check(request(second.cookie), complete(second.claims)))).toBe(
+      'session_not_found',
+    );
 
     const third = await login();
     await sessions.revoke(third.session.id, third.userId);
-    expect(await rejection(strategy.validate(request(third.cookie), complete(third.claims)))).toBe(
+    expect(await rejection(check(request(third.cookie), complete(third.claims)))).toBe(
       'session_not_found',
     );
   });
@@ -284,17 +286,83 @@ describe('JwtStrategy.validate', () => {
     const { cookie, session, claims } = await login();
     const createdAt = session.lastActivity;
     clock.advance(30_000);
-    await strategy.validate(request(cookie), complete(claims));
+    await check(request(cookie), complete(claims));
     expect((await sessions.findById(session.id))?.lastActivity).toBe(createdAt);
     clock.advance(31_000);
-    await strategy.validate(request(cookie), complete(claims));
+    await check(request(cookie), complete(claims));
     expect((await sessions.findById(session.id))?.lastActivity).toBe(createdAt + 61);
     clock.advance(1_000);
-    await strategy.validate(request(cookie, '198.51.100.9'), complete(claims));
+    await check(request(cookie, '198.51.100.9'), complete(claims));
     expect(await sessions.findById(session.id)).toMatchObject({
       lastActivity: createdAt + 62,
       ipAddress: '198.51.100.9',
       loginIpAddress: '203.0.113.7',
+    });
+  });
+});
+
+describe('JwtStrategy: answers without a promise, and the tokens it signs', () => {
+  let clock: FakeClock;
+  let fixture: Awaited<ReturnType<typeof strategyOn>>;
+
+  beforeEach(async () => {
+    clock = new FakeClock(Date.UTC(2026, 0, 1));
+    fixture = await strategyOn(clock, {}, keysFor(clock));
+  });
+
+  afterEach(() => fixture.close());
+
+  it('answers without a promise only when the session and user are at hand and no activity is due', async () => {
+    const { cookie, session, claims, userId } = await signIn(fixture);
+    const { strategy, store, fingerprints } = fixture;
+    const token = { header: { alg: 'HS256', typ: 'JWT' }, payload: claims };
+    const from = (ip: string) => requestOf(fingerprints.cookieName, cookie, ip);
+    const caller = {
+      userId,
+      sessionId: session.id,
+      email: expect.stringMatching(/@example\.com$/),
+    };
+
+    // The user is not cached yet: asked for, behind a promise.
+    const first = strategy.validateRemembered(from('203.0.113.7'), token);
+    expect(first).toBeInstanceOf(Promise);
+    await expect(first).resolves.toMatchObject(caller);
+    const atHand = strategy.validateRemembered(from('203.0.113.7'), token);
+    expect(atHand).not.toBeInstanceOf(Promise);
+    expect(atHand).toMatchObject(caller);
+
+    // Activity due (a new address): written behind a promise, then at hand again.
+    const moved = strategy.validateRemembered(from('198.51.100.9'), token);
+    expect(moved).toBeInstanceOf(Promise);
+    await moved;
+    expect((await store.findById(session.id))?.ipAddress).toBe('198.51.100.9');
+    expect(strategy.validateRemembered(from('198.51.100.9'), token)).not.toBeInstanceOf(Promise);
+
+    // The user cached too long ago: asked for again.
+    clock.advance(31_000);
+    const stale = strategy.validateRemembered(from('198.51.100.9'), token);
+    expect(stale).toBeInstanceOf(Promise);
+    await stale;
+
+    // A refusal from what is at hand is thrown at once; a deleted user is asked for and refused.
+    const revoked = await signIn(fixture);
+    await store.revoke(revoked.session.id, revoked.userId);
+    const refusal = (() => {
+      try {
+        strategy.validateRemembered(requestOf(fingerprints.cookieName, revoked.cookie), {
+          ...token,
+          payload: revoked.claims,
+        });
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refusal).toBeInstanceOf(AuthRejection);
+    expect((refusal as AuthRejection).reason).toBe('session_not_found');
+    await fixture.userRepository.delete(userId);
+    fixture.users.forget(userId);
+    await expect(strategy.validateRemembered(from('198.51.100.9'), token)).rejects.toMatchObject({
+      reason: 'user_not_found',
     });
   });
 

@@ -11,6 +11,7 @@ import { requestCookie } from '../http/cookies';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { Session, toSeconds } from '../sessions/session';
 import { SessionClaims, SessionsService } from '../sessions/sessions.service';
+import type { CachedUser } from '../users/user-cache';
 import { UsersService } from '../users/users.service';
 import { JWT_ALGORITHM } from './access-token.service';
 import { AuthRejection } from './auth-rejection';
@@ -232,9 +233,23 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'fingerprint-auth') 
     return this.afterClaims(request, claims);
   }
 
-  /** The same checks for a token `rememberedToken` returned (the guard's path): nothing to remember. */
-  validateRemembered(request: HttpRequestLike, token: CompleteToken): Promise<AuthPrincipal> {
-    return this.afterClaims(request, this.claimsOf(token));
+  /**
+   * The same checks for a token `rememberedToken` returned (the guard's path): nothing to
+   * remember. Answered synchronously (throwing an `AuthRejection`, or returning the caller) when
+   * the session and the user are at hand in this process and no activity is due; a promise
+   * otherwise.
+   */
+  validateRemembered(
+    request: HttpRequestLike,
+    token: CompleteToken,
+  ): AuthPrincipal | Promise<AuthPrincipal> {
+    const claims = this.claimsOf(token);
+    this.checkFingerprint(request, claims);
+    const session = this.sessions.authenticateInMemory(claims, clientOf(request));
+    if (session === undefined) return this.afterFingerprint(request, claims);
+    if (typeof session === 'string') throw new AuthRejection(session);
+    const user = this.users.signedInFromCache(session.userId);
+    return user === undefined ? this.principalOf(session) : principal(session, user);
   }
 
   private async afterClaims(
@@ -242,6 +257,13 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'fingerprint-auth') 
     claims: SessionClaims,
   ): Promise<AuthPrincipal> {
     this.checkFingerprint(request, claims);
+    return this.afterFingerprint(request, claims);
+  }
+
+  private async afterFingerprint(
+    request: HttpRequestLike,
+    claims: SessionClaims,
+  ): Promise<AuthPrincipal> {
     const session = await this.sessionOf(request, claims);
     return this.principalOf(session);
   }
@@ -279,8 +301,12 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'fingerprint-auth') 
   async principalOf(session: Session): Promise<AuthPrincipal> {
     const user = await this.users.signedIn(session.userId);
     if (user === null) throw new AuthRejection('user_not_found');
-    return { userId: session.userId, email: user.email, sessionId: session.id, session };
+    return principal(session, user);
   }
+}
+
+function principal(session: Session, user: CachedUser): AuthPrincipal {
+  return { userId: session.userId, email: user.email, sessionId: session.id, session };
 }
 
 /** The `kid` header of a decoded (`complete: true`) token; undefined when it names none. */

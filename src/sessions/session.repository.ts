@@ -93,6 +93,16 @@ export abstract class SessionRepository {
   /** The live session with this id; null when missing, revoked or expired. */
   abstract findById(id: string): Promise<Session | null>;
 
+  /**
+   * `findById` answered without I/O, where the store holds the answer in this process (sessions
+   * in memory, a near-cache hit); undefined when only `findById` can tell. A guarded request
+   * whose every answer is at hand is then checked synchronously, without a promise. Stores that
+   * always ask elsewhere keep this default.
+   */
+  findInMemory(_id: string): Session | null | undefined {
+    return undefined;
+  }
+
   /** The user's live sessions, in no particular order. */
   abstract listByUser(userId: string): Promise<Session[]>;
 

@@ -70,18 +70,43 @@ export class SessionsService {
     client: ClientInfo,
   ): Promise<Session | SessionRejection> {
     const session = await this.sessions.findById(claims.sid);
+    const verdict = this.verdict(session, claims);
+    if (typeof verdict !== 'string' && this.needsActivity(verdict, client)) {
+      await this.sessions.touch(verdict.id, client.ipAddress, client.userAgent);
+    }
+    return verdict;
+  }
+
+  /**
+   * `authenticate` answered without I/O, where the store has the session at hand and no activity
+   * is due; undefined when only `authenticate` can tell (which then does it all).
+   */
+  authenticateInMemory(
+    claims: SessionClaims,
+    client: ClientInfo,
+  ): Session | SessionRejection | undefined {
+    const session = this.sessions.findInMemory(claims.sid);
+    if (session === undefined) return undefined;
+    const verdict = this.verdict(session, claims);
+    return typeof verdict !== 'string' && this.needsActivity(verdict, client) ? undefined : verdict;
+  }
+
+  /** The session, when it is the token's: live, its user's, holding its fingerprint hash. */
+  private verdict(session: Session | null, claims: SessionClaims): Session | SessionRejection {
     if (session === null) return 'session_not_found';
     if (session.userId !== claims.sub || !safeEqual(session.fingerprintHash, claims.fgp)) {
       return 'session_mismatch';
     }
-    if (
+    return session;
+  }
+
+  /** Whether this request's activity is to be recorded (throttled; a new address or browser is). */
+  private needsActivity(session: Session, client: ClientInfo): boolean {
+    return (
       toSeconds(this.clock.now()) - session.lastActivity >= this.activityInterval ||
       client.ipAddress !== session.ipAddress ||
       client.userAgent !== session.userAgent
-    ) {
-      await this.sessions.touch(session.id, client.ipAddress, client.userAgent);
-    }
-    return session;
+    );
   }
 
   /** The live session with this id, or null (a refresh checks its credential against it). */

@@ -650,6 +650,33 @@ export function sessionRepositoryContract(
       it('answers null for an id it never stored', async () => {
         expect(await repository.findById(newSessionId(newUserId()))).toBeNull();
       });
+
+      it('answers in memory, where it can, exactly what findById answers', async () => {
+        // Read by id first (a near cache keeps what it read), then asked in memory: undefined
+        // (only findById can tell) or the same answer, through every change a session sees.
+        const agree = async (id: string) => {
+          const stored = await repository.findById(id);
+          const inMemory = repository.findInMemory(id);
+          if (inMemory !== undefined) expect(inMemory).toStrictEqual(stored);
+          return stored;
+        };
+        const userId = newUserId();
+        const { session } = await repository.create(newSession(userId));
+        expect(await agree(session.id)).not.toBeNull();
+        clock.advance(MINUTE);
+        await repository.touch(session.id, '198.51.100.9', 'Another browser');
+        expect((await agree(session.id))?.ipAddress).toBe('198.51.100.9');
+        await repository.rotateRefresh(session.id, rotation(session.refreshHash));
+        expect((await agree(session.id))?.refreshRotatedAt).toBe(nowSeconds());
+        await repository.revoke(session.id, userId);
+        expect(await agree(session.id)).toBeNull();
+        expect(await agree(newSessionId(userId))).toBeNull();
+
+        const idle = (await repository.create(newSession(userId))).session;
+        await agree(idle.id);
+        clock.advance(CONTRACT_POLICY.idleTtl * SECOND);
+        expect(await agree(idle.id)).toBeNull();
+      });
     });
 
     describe('moving sessions (export and import)', () => {

@@ -112,8 +112,11 @@ describe('InMemorySessionRepository', () => {
     const { session } = await repository.create(newSession('owner'));
     expect(await repository.revoke(session.id, 'someone-else')).toBeNull();
     expect(await repository.findById(session.id)).not.toBeNull();
+    // Held in this process: answered without a promise, the same answer.
+    expect(repository.findInMemory(session.id)).toEqual(await repository.findById(session.id));
     expect((await repository.revoke(session.id, 'owner'))?.id).toBe(session.id);
     expect(await repository.findById(session.id)).toBeNull();
+    expect(repository.findInMemory(session.id)).toBeNull();
     expect(await repository.revoke(session.id, 'owner')).toBeNull();
   });
 

@@ -203,6 +203,10 @@ export class InMemorySessionRepository extends SessionRepository {
   }
 
   async findById(id: string): Promise<Session | null> {
+    return this.findInMemory(id);
+  }
+
+  override findInMemory(id: string): Session | null {
     return this.findLive(id, toSeconds(this.clock.now()))?.toSession() ?? null;
   }
 

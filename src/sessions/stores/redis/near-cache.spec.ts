@@ -101,6 +101,29 @@ describe('NearCachedSessionRepository', () => {
     expect(counts()).toEqual({ hits: 1, misses: 1, bypasses: 0 });
   });
 
+  it('answers in memory only what it keeps, and only while the channel is trusted', async () => {
+    const { clock, store, channel, cache, counts } = setUp();
+    const input = newSession(newUser());
+    await store.create(input);
+    // Not read yet: only findById can tell (the store is not asked for it here).
+    expect(cache.findInMemory(input.id)).toBeUndefined();
+    const read = await cache.findById(input.id);
+    expect(cache.findInMemory(input.id)).toBe(read);
+    expect(counts()).toEqual({ hits: 1, misses: 1, bypasses: 0 });
+
+    channel.isTrusted = false;
+    expect(cache.findInMemory(input.id)).toBeUndefined();
+    channel.isTrusted = true;
+    channel.receive('session', input.id);
+    expect(cache.findInMemory(input.id)).toBeUndefined();
+
+    // A kept copy past its idle expiry is never answered, and is let go.
+    await cache.findById(input.id);
+    clock.advance(policy.idleTtl * 1000);
+    expect(cache.findInMemory(input.id)).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
   it('keeps nothing and asks the store every time while the channel is not trusted', async () => {
     const { store, channel, cache, counts } = setUp();
     const input = newSession(newUser());

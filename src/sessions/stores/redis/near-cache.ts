@@ -74,14 +74,8 @@ export class NearCachedSessionRepository extends SessionRepository implements In
       return this.store.findById(id);
     }
     const asked = performance.now();
-    const entry = this.entries.get(id);
-    if (entry !== undefined) {
-      if (asked < entry.until && isLive(entry.session, toSeconds(this.clock.now()))) {
-        this.lookups.hits++;
-        return entry.session;
-      }
-      this.drop(id);
-    }
+    const kept = this.kept(id, asked);
+    if (kept !== undefined) return kept;
     this.lookups.misses++;
     const generation = this.channel.generation();
     const session = await this.store.findById(id);
@@ -89,6 +83,23 @@ export class NearCachedSessionRepository extends SessionRepository implements In
       this.keep(session, asked + this.ttlMs);
     }
     return session;
+  }
+
+  /** A hit while the channel is trusted; undefined otherwise (`findById` then asks Redis). */
+  override findInMemory(id: string): Session | undefined {
+    return this.channel.trusted() ? this.kept(id, performance.now()) : undefined;
+  }
+
+  /** The kept session, counted as a hit, when it is still fresh and live; a stale one is dropped. */
+  private kept(id: string, asked: number): Session | undefined {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return undefined;
+    if (asked < entry.until && isLive(entry.session, toSeconds(this.clock.now()))) {
+      this.lookups.hits++;
+      return entry.session;
+    }
+    this.drop(id);
+    return undefined;
   }
 
   async create(input: NewSession): Promise<CreateSessionResult> {
