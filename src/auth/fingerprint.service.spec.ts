@@ -38,6 +38,12 @@ describe('FingerprintService', () => {
     expect(fingerprints.matches(` ${cookie}`, claim)).toBe(false);
     expect(fingerprints.matches(cookie.toUpperCase(), claim)).toBe(cookie === cookie.toUpperCase());
     expect(fingerprints.matches(cookie, claim.slice(1))).toBe(false);
+    // Claims that are not 32 bytes of base64url, however long their text.
+    expect(fingerprints.matches(cookie, `${claim}AAAA`)).toBe(false);
+    expect(fingerprints.matches(cookie, '!'.repeat(43))).toBe(false);
+    expect(fingerprints.matches(cookie, Buffer.from(claim, 'base64url').toString('hex'))).toBe(
+      false,
+    );
   });
 
   it('compares strings of any length safely', () => {

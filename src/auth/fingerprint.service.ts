@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { safeEqual, sha256 } from '../common/hashes';
+import { sha256, sha256Matches } from '../common/hashes';
 import type { CookieOptions } from '../http/cookies';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 
@@ -37,7 +37,7 @@ export class FingerprintService {
   /** True when the cookie value is a well-formed fingerprint whose hash equals the token's claim. */
   matches(cookieValue: string | undefined, claimedHash: string): boolean {
     if (cookieValue === undefined || !FINGERPRINT_PATTERN.test(cookieValue)) return false;
-    return safeEqual(sha256(cookieValue), claimedHash);
+    return sha256Matches(cookieValue, claimedHash);
   }
 
   cookieOptions(): CookieOptions {

@@ -3,7 +3,6 @@ import { Clock } from '../common/clock';
 import type { ClientInfo } from '../http/client';
 import { SecurityEvents } from '../observability/security-events';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
-import { safeEqual } from '../common/hashes';
 import { NewSession, RevocationReason, Session, toSeconds } from './session';
 import { AlertThresholds, SessionAlert, sessionAlerts } from './session-alerts';
 import { SessionNotFoundError } from './session.errors';
@@ -91,10 +90,17 @@ export class SessionsService {
     return typeof verdict !== 'string' && this.needsActivity(verdict, client) ? undefined : verdict;
   }
 
-  /** The session, when it is the token's: live, its user's, holding its fingerprint hash. */
+  /**
+   * The session, when it is the token's: live, its user's, holding its fingerprint hash. Compared
+   * as text, with an early exit: both sides are the server's own (the claim is in a token whose
+   * signature was verified, and it was checked against the cookie in constant time already), and
+   * the session's hash is in every token issued for it, so the time taken tells a caller nothing
+   * the token does not say. Exactly as stored: a claim that spells the same bytes differently is
+   * not the session's.
+   */
   private verdict(session: Session | null, claims: SessionClaims): Session | SessionRejection {
     if (session === null) return 'session_not_found';
-    if (session.userId !== claims.sub || !safeEqual(session.fingerprintHash, claims.fgp)) {
+    if (session.userId !== claims.sub || session.fingerprintHash !== claims.fgp) {
       return 'session_mismatch';
     }
     return session;
