@@ -10,7 +10,7 @@ import { clientOf, HttpRequestLike } from '../http/client';
 import { requestCookie } from '../http/cookies';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 import { Session, toSeconds } from '../sessions/session';
-import { SessionClaims, SessionsService } from '../sessions/sessions.service';
+import { SessionClaims, SessionRejection, SessionsService } from '../sessions/sessions.service';
 import type { CachedUser } from '../users/user-cache';
 import { UsersService } from '../users/users.service';
 import { JWT_ALGORITHM } from './access-token.service';
@@ -243,29 +243,32 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'fingerprint-auth') 
     request: HttpRequestLike,
     token: CompleteToken,
   ): AuthPrincipal | Promise<AuthPrincipal> {
-    const claims = this.claimsOf(token);
+    return this.afterClaims(request, this.claimsOf(token));
+  }
+
+  /** Steps 2 to 4, synchronous where they can be (see `validateRemembered`). */
+  private afterClaims(
+    request: HttpRequestLike,
+    claims: SessionClaims,
+  ): AuthPrincipal | Promise<AuthPrincipal> {
     this.checkFingerprint(request, claims);
-    const session = this.sessions.authenticateInMemory(claims, clientOf(request));
-    if (session === undefined) return this.afterFingerprint(request, claims);
+    const session = this.sessions.authenticate(claims, clientOf(request));
+    return session instanceof Promise ? this.principalAfter(session) : this.principalNow(session);
+  }
+
+  private async principalAfter(
+    session: Promise<Session | SessionRejection>,
+  ): Promise<AuthPrincipal> {
+    return this.principalNow(await session);
+  }
+
+  /** Step 3's verdict and step 4: the user from the cache when it is there, else asked for. */
+  private principalNow(
+    session: Session | SessionRejection,
+  ): AuthPrincipal | Promise<AuthPrincipal> {
     if (typeof session === 'string') throw new AuthRejection(session);
     const user = this.users.signedInFromCache(session.userId);
     return user === undefined ? this.principalOf(session) : principal(session, user);
-  }
-
-  private async afterClaims(
-    request: HttpRequestLike,
-    claims: SessionClaims,
-  ): Promise<AuthPrincipal> {
-    this.checkFingerprint(request, claims);
-    return this.afterFingerprint(request, claims);
-  }
-
-  private async afterFingerprint(
-    request: HttpRequestLike,
-    claims: SessionClaims,
-  ): Promise<AuthPrincipal> {
-    const session = await this.sessionOf(request, claims);
-    return this.principalOf(session);
   }
 
   /** Step 1 (after passport-jwt's signature, `exp` and `iss`/`aud`): the claims and their times. */

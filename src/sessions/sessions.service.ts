@@ -62,32 +62,39 @@ export class SessionsService {
   /**
    * The live session a verified token names, when it belongs to the token's user and holds the
    * token's fingerprint hash; records activity (at most every sessionActivityInterval, or when
-   * the address or browser changed).
+   * the address or browser changed). Answered synchronously, without a promise, when the store
+   * has the session at hand in this process (`findInMemory`) and no activity is due.
    */
-  async authenticate(
+  authenticate(
+    claims: SessionClaims,
+    client: ClientInfo,
+  ): Session | SessionRejection | Promise<Session | SessionRejection> {
+    const found = this.sessions.findInMemory(claims.sid);
+    if (found === undefined) return this.lookUp(claims, client);
+    return this.checked(found, claims, client);
+  }
+
+  private async lookUp(
     claims: SessionClaims,
     client: ClientInfo,
   ): Promise<Session | SessionRejection> {
-    const session = await this.sessions.findById(claims.sid);
-    const verdict = this.verdict(session, claims);
-    if (typeof verdict !== 'string' && this.needsActivity(verdict, client)) {
-      await this.sessions.touch(verdict.id, client.ipAddress, client.userAgent);
-    }
-    return verdict;
+    return this.checked(await this.sessions.findById(claims.sid), claims, client);
   }
 
-  /**
-   * `authenticate` answered without I/O, where the store has the session at hand and no activity
-   * is due; undefined when only `authenticate` can tell (which then does it all).
-   */
-  authenticateInMemory(
+  /** The verdict on a session read for these claims, once its activity, if due, is recorded. */
+  private checked(
+    session: Session | null,
     claims: SessionClaims,
     client: ClientInfo,
-  ): Session | SessionRejection | undefined {
-    const session = this.sessions.findInMemory(claims.sid);
-    if (session === undefined) return undefined;
+  ): Session | SessionRejection | Promise<Session> {
     const verdict = this.verdict(session, claims);
-    return typeof verdict !== 'string' && this.needsActivity(verdict, client) ? undefined : verdict;
+    if (typeof verdict === 'string' || !this.needsActivity(verdict, client)) return verdict;
+    return this.recordActivity(verdict, client);
+  }
+
+  private async recordActivity(session: Session, client: ClientInfo): Promise<Session> {
+    await this.sessions.touch(session.id, client.ipAddress, client.userAgent);
+    return session;
   }
 
   /**
