@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { sha256, sha256Matches } from '../common/hashes';
+import { safeEqual, sha256 } from '../common/hashes';
 import type { CookieOptions } from '../http/cookies';
 import { FingerprintAuthConfig } from '../options/fingerprint-auth-config';
 
@@ -37,7 +37,9 @@ export class FingerprintService {
   /** True when the cookie value is a well-formed fingerprint whose hash equals the token's claim. */
   matches(cookieValue: string | undefined, claimedHash: string): boolean {
     if (cookieValue === undefined || !FINGERPRINT_PATTERN.test(cookieValue)) return false;
-    return sha256Matches(cookieValue, claimedHash);
+    // Compared as base64url text: `crypto.hash` with a 'buffer' digest measured slower on Node 20
+    // (each digest a new ArrayBuffer), though it saves both texts' buffers.
+    return safeEqual(sha256(cookieValue), claimedHash);
   }
 
   cookieOptions(): CookieOptions {

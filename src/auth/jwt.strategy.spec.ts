@@ -260,15 +260,6 @@ describe.each(['validate', 'validateRemembered'] as const)('JwtStrategy.%s', (en
     expect(await rejection(check(request(cookie), complete({ ...claims, sub: 'user-2' })))).toBe(
       'session_mismatch',
     );
-    // The cookie's hash spelled another way (the last character's unused bits set): the same
-    // bytes, so the cookie matches it, but not the hash the session holds.
-    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-    const respelled = `${claims.fgp.slice(0, 42)}${alphabet[alphabet.indexOf(claims.fgp[42]) + 1]}`;
-    expect(Buffer.from(respelled, 'base64url')).toEqual(Buffer.from(claims.fgp, 'base64url'));
-    expect(fingerprints.matches(cookie, respelled)).toBe(true);
-    expect(await rejection(check(request(cookie), complete({ ...claims, fgp: respelled })))).toBe(
-      'session_mismatch',
-    );
     await sessions.rotateRefresh(session.id, {
       presentedHash: 'r'.repeat(43),
       nextRefreshHash: 'n'.repeat(43),

@@ -102,8 +102,7 @@ export class SessionsService {
    * as text, with an early exit: both sides are the server's own (the claim is in a token whose
    * signature was verified, and it was checked against the cookie in constant time already), and
    * the session's hash is in every token issued for it, so the time taken tells a caller nothing
-   * the token does not say. Exactly as stored: a claim that spells the same bytes differently is
-   * not the session's.
+   * the token does not say.
    */
   private verdict(session: Session | null, claims: SessionClaims): Session | SessionRejection {
     if (session === null) return 'session_not_found';
