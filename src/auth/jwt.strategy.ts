@@ -252,7 +252,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'fingerprint-auth') 
     claims: SessionClaims,
   ): AuthPrincipal | Promise<AuthPrincipal> {
     this.checkFingerprint(request, claims);
-    const session = this.sessions.authenticate(claims, clientOf(request));
+    const session = this.sessions.authenticateNow(claims, clientOf(request));
     return session instanceof Promise ? this.principalAfter(session) : this.principalNow(session);
   }
 

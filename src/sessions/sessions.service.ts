@@ -62,10 +62,21 @@ export class SessionsService {
   /**
    * The live session a verified token names, when it belongs to the token's user and holds the
    * token's fingerprint hash; records activity (at most every sessionActivityInterval, or when
-   * the address or browser changed). Answered synchronously, without a promise, when the store
-   * has the session at hand in this process (`findInMemory`) and no activity is due.
+   * the address or browser changed).
    */
-  authenticate(
+  async authenticate(
+    claims: SessionClaims,
+    client: ClientInfo,
+  ): Promise<Session | SessionRejection> {
+    return this.authenticateNow(claims, client);
+  }
+
+  /**
+   * `authenticate` without a promise where it can: the verdict itself when the store has the
+   * session at hand in this process (`findInMemory`) and no activity is due (the guard's path);
+   * otherwise the promise `authenticate` returns.
+   */
+  authenticateNow(
     claims: SessionClaims,
     client: ClientInfo,
   ): Session | SessionRejection | Promise<Session | SessionRejection> {
