@@ -92,44 +92,32 @@ export class SessionsService {
     return this.checked(await this.sessions.findById(claims.sid), claims, client);
   }
 
-  /** The verdict on a session read for these claims, once its activity, if due, is recorded. */
+  /**
+   * The verdict on a session read for these claims, once its activity, if due, is recorded. The
+   * fingerprint hash is compared as text, with an early exit: both sides are the server's own (the
+   * claim is in a token whose signature was verified, and it was checked against the cookie in
+   * constant time already), and the session's hash is in every token issued for it, so the time
+   * taken tells a caller nothing the token does not say.
+   */
   private checked(
     session: Session | null,
     claims: SessionClaims,
     client: ClientInfo,
   ): Session | SessionRejection | Promise<Session> {
-    const verdict = this.verdict(session, claims);
-    if (typeof verdict === 'string' || !this.needsActivity(verdict, client)) return verdict;
-    return this.recordActivity(verdict, client);
+    if (session === null) return 'session_not_found';
+    if (session.userId !== claims.sub || session.fingerprintHash !== claims.fgp) {
+      return 'session_mismatch';
+    }
+    const activityDue =
+      toSeconds(this.clock.now()) - session.lastActivity >= this.activityInterval ||
+      client.ipAddress !== session.ipAddress ||
+      client.userAgent !== session.userAgent;
+    return activityDue ? this.recordActivity(session, client) : session;
   }
 
   private async recordActivity(session: Session, client: ClientInfo): Promise<Session> {
     await this.sessions.touch(session.id, client.ipAddress, client.userAgent);
     return session;
-  }
-
-  /**
-   * The session, when it is the token's: live, its user's, holding its fingerprint hash. Compared
-   * as text, with an early exit: both sides are the server's own (the claim is in a token whose
-   * signature was verified, and it was checked against the cookie in constant time already), and
-   * the session's hash is in every token issued for it, so the time taken tells a caller nothing
-   * the token does not say.
-   */
-  private verdict(session: Session | null, claims: SessionClaims): Session | SessionRejection {
-    if (session === null) return 'session_not_found';
-    if (session.userId !== claims.sub || session.fingerprintHash !== claims.fgp) {
-      return 'session_mismatch';
-    }
-    return session;
-  }
-
-  /** Whether this request's activity is to be recorded (throttled; a new address or browser is). */
-  private needsActivity(session: Session, client: ClientInfo): boolean {
-    return (
-      toSeconds(this.clock.now()) - session.lastActivity >= this.activityInterval ||
-      client.ipAddress !== session.ipAddress ||
-      client.userAgent !== session.userAgent
-    );
   }
 
   /** The live session with this id, or null (a refresh checks its credential against it). */

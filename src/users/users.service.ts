@@ -80,25 +80,7 @@ export class UsersService implements InvalidationListener {
    * recently (see `UserCache`); null when the user no longer exists.
    */
   async signedIn(id: string): Promise<CachedUser | null> {
-    const channel = this.channel;
-    if (channel !== null && !channel.trusted()) {
-      this.lookups.bypasses++;
-      const user = await this.users.findById(id);
-      return user === null ? null : cachedUser(user);
-    }
-    const now = this.clock.now();
-    const cached = this.cached(id, now);
-    if (cached !== undefined) return cached;
-    this.lookups.misses++;
-    const generation = channel?.generation();
-    const user = await this.users.findById(id);
-    if (user === null) return null;
-    const known = cachedUser(user);
-    // A change announced while the query ran may be older than its answer: not kept then.
-    if (channel === null || (channel.trusted() && channel.generation() === generation)) {
-      this.cache.set(known, now);
-    }
-    return known;
+    return this.signedInFromCache(id) ?? this.askFor(id);
   }
 
   /**
@@ -108,14 +90,30 @@ export class UsersService implements InvalidationListener {
   signedInFromCache(id: string): CachedUser | undefined {
     const channel = this.channel;
     if (channel !== null && !channel.trusted()) return undefined;
-    return this.cached(id, this.clock.now());
-  }
-
-  /** A cached user, counted as a hit. */
-  private cached(id: string, now: number): CachedUser | undefined {
-    const cached = this.cache.get(id, now);
+    const cached = this.cache.get(id, this.clock.now());
     if (cached !== undefined) this.lookups.hits++;
     return cached;
+  }
+
+  /** The user from the database, kept in the cache when the channel (if any) allows it. */
+  private async askFor(id: string): Promise<CachedUser | null> {
+    const channel = this.channel;
+    if (channel !== null && !channel.trusted()) {
+      this.lookups.bypasses++;
+      const user = await this.users.findById(id);
+      return user === null ? null : cachedUser(user);
+    }
+    this.lookups.misses++;
+    const now = this.clock.now();
+    const generation = channel?.generation();
+    const user = await this.users.findById(id);
+    if (user === null) return null;
+    const known = cachedUser(user);
+    // A change announced while the query ran may be older than its answer: not kept then.
+    if (channel === null || (channel.trusted() && channel.generation() === generation)) {
+      this.cache.set(known, now);
+    }
+    return known;
   }
 
   /**
