@@ -1,14 +1,8 @@
 import { DynamicModule, Logger as NestLogger, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyError,
-  type FastifyReply,
-  type FastifyRequest,
-} from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { Bindings, Logger as PinoLogger } from 'pino';
+import type { Logger as PinoLogger } from 'pino';
 import { AppModule, AppOptions } from '../app.module';
 import { reasonPhrase } from './exception.filter';
 import { useJsonBodyParser } from './json-body';
@@ -23,6 +17,7 @@ import {
   logCompletedRequests,
   PinoLoggerService,
   REQUEST_ID_HEADER,
+  fastifyLogging,
   requestId,
 } from '../observability/logging';
 import { FingerprintAuthMetrics } from '../observability/metrics';
@@ -44,10 +39,20 @@ type CorsOptions = NonNullable<Parameters<NestFastifyApplication['enableCors']>[
  * CORS for the configured origins only: the exact origin is echoed with credentials allowed (and
  * `Vary: Origin`); any other origin, `null` included, gets no CORS header at all, so the browser
  * keeps the answer from the page. Preflights from other origins get 404.
+ *
+ * The headers are set in `preParsing`, before the body is read, so a 400, 413 or 415 for a bad
+ * body reaches the page with them, as do 404s and the routes' own answers. Not in `onRequest`:
+ * there Nest's Fastify adapter runs `@fastify/cors` itself and copies its headers onto the Node.js
+ * response, and a response with any header set that way writes every other header through
+ * `setHeader` again (validated, lowercased and stored one by one) instead of in one pass: about
+ * 16,000 instructions of every request (BENCHMARKS.md, findings). Nothing the service answers
+ * between the two hooks needs them: its `onRequest` hooks parse cookies and, while it shuts down,
+ * answer 503 (which Nest's own hook does before CORS too).
  */
 export function corsOptions(allowedOrigins: readonly string[]): CorsOptions {
   const allowed = new Set(allowedOrigins);
   return {
+    hook: 'preParsing',
     origin: (origin, callback) =>
       callback(null, origin !== undefined && allowed.has(origin) ? origin : false),
     credentials: true,
@@ -64,16 +69,7 @@ export function corsOptions(allowedOrigins: readonly string[]): CorsOptions {
  */
 export function fastifyAdapter(config: ServiceConfig, logger?: PinoLogger): FastifyAdapter {
   return new FastifyAdapter({
-    ...(logger
-      ? {
-          loggerInstance: logger,
-          // One line per request, written by logCompletedRequests, instead of Fastify's two.
-          logController: new LogController({ disableRequestLogging: true }),
-          // No per-route log levels here: without options pino takes its cheap child path.
-          childLoggerFactory: (parent: FastifyBaseLogger, bindings: Bindings) =>
-            parent.child(bindings),
-        }
-      : {}),
+    ...(logger ? fastifyLogging(logger) : {}),
     trustProxy: trustProxySetting(config.trustProxy),
     bodyLimit: config.bodyLimit,
     // REQUEST_TIMEOUT, HEADERS_TIMEOUT, KEEP_ALIVE_TIMEOUT: a slow sender gets 408, no handler.

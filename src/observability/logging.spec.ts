@@ -2,9 +2,10 @@ import type { IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Logger } from '@nestjs/common';
-import fastify, { FastifyBaseLogger, LogController } from 'fastify';
+import fastify from 'fastify';
 import {
   createRootLogger,
+  fastifyLogging,
   logCompletedRequests,
   PinoLoggerService,
   REDACTED_PATHS,
@@ -163,10 +164,7 @@ describe('request log lines', () => {
       return true;
     }) as typeof process.stdout.write;
     // As createApp sets it up: Fastify's own request lines off, one line from logCompletedRequests.
-    const app = fastify({
-      loggerInstance: createRootLogger('info') as FastifyBaseLogger,
-      logController: new LogController({ disableRequestLogging: true }),
-    });
+    const app = fastify(fastifyLogging(createRootLogger('info')));
     try {
       logCompletedRequests(app);
       app.get('/ok', async () => ({ ok: true }));
@@ -200,5 +198,93 @@ describe('request log lines', () => {
       'x-anything': '[redacted]',
     });
     expect(lines.join('')).not.toMatch(/secret-/);
+  });
+});
+
+describe("a request's logger", () => {
+  /** An app as createApp sets up its logging, on a root logger at `level` writing into `lines`. */
+  const appAt = (level: 'info' | 'warn', lines: string[]) => {
+    const root = pino(
+      { level },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
+    );
+    const child = jest.spyOn(root, 'child');
+    const app = fastify(fastifyLogging(root));
+    logCompletedRequests(app);
+    app.get('/quiet', async () => ({ ok: true }));
+    app.get('/warns', async (req) => {
+      req.log.warn({ event: 'first' });
+      req.log.info('below the level at warn');
+      req.log.warn({ event: 'second' }, 'with a message %s', 'formatted');
+      return { id: req.id };
+    });
+    return {
+      app,
+      child,
+      /** Calls of `child` after the app's start (Fastify makes one of its own when it starts). */
+      async started() {
+        await app.ready();
+        child.mockClear();
+      },
+    };
+  };
+  const parsed = (lines: string[]) => lines.map((line) => JSON.parse(line));
+
+  it('makes no child logger for a request that writes nothing', async () => {
+    const lines: string[] = [];
+    const { app, child, started } = appAt('warn', lines);
+    await started();
+    try {
+      expect((await app.inject({ method: 'GET', url: '/quiet' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+    expect(child).not.toHaveBeenCalled();
+    expect(lines).toEqual([]);
+  });
+
+  it("writes a request's lines through one child, bound to the request's id", async () => {
+    const lines: string[] = [];
+    const { app, child, started } = appAt('warn', lines);
+    await started();
+    let id: string;
+    try {
+      id = (await app.inject({ method: 'GET', url: '/warns' })).json<{ id: string }>().id;
+    } finally {
+      await app.close();
+    }
+    expect(child).toHaveBeenCalledTimes(1);
+    expect(parsed(lines)).toEqual([
+      expect.objectContaining({ level: 40, reqId: id, event: 'first' }),
+      expect.objectContaining({
+        level: 40,
+        reqId: id,
+        event: 'second',
+        msg: 'with a message formatted',
+      }),
+    ]);
+  });
+
+  it('writes the completion line with the id at info, and what is on at that level', async () => {
+    const lines: string[] = [];
+    const { app } = appAt('info', lines);
+    try {
+      await app.inject({ method: 'GET', url: '/warns' });
+    } finally {
+      await app.close();
+    }
+    const written = parsed(lines);
+    expect(written.map((line) => line.msg ?? line.event)).toEqual([
+      'first',
+      'below the level at warn',
+      'with a message formatted',
+      'request completed',
+    ]);
+    expect(new Set(written.map((line) => line.reqId)).size).toBe(1);
   });
 });

@@ -1,8 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { LoggerService } from '@nestjs/common';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import pino, { Level, Logger as PinoLogger, stdTimeFunctions } from 'pino';
+import {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import pino, {
+  Bindings,
+  ChildLoggerOptions,
+  Level,
+  Logger as PinoLogger,
+  stdTimeFunctions,
+} from 'pino';
 import type { LogLevel } from '../config';
 
 /** An incoming `x-request-id` is kept only when it is this short and plain (no log injection). */
@@ -32,6 +44,90 @@ const QUIET_PATHS = ['/health/', '/metrics'];
 export function requestId(request: IncomingMessage): string {
   const incoming = request.headers[REQUEST_ID_HEADER];
   return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/**
+ * A request's logger (Fastify's `request.log`), which makes pino's child only when a line is
+ * written at a level that is on. A child costs every request its bindings turned into JSON,
+ * through the redaction, written or not; most requests write nothing (probes and scrapes,
+ * anything at LOG_LEVEL=warn): about 12,000 instructions of every such request
+ * (BENCHMARKS.md, findings). The lines are pino's child's own, `reqId` included.
+ */
+export class RequestLogger implements FastifyBaseLogger {
+  private made: PinoLogger | undefined;
+
+  constructor(
+    private readonly parent: PinoLogger,
+    private readonly bindings: Bindings,
+  ) {}
+
+  /** The child, made on first use; its level is the parent's until someone sets its own. */
+  private get child_(): PinoLogger {
+    return (this.made ??= this.parent.child(this.bindings));
+  }
+
+  get level(): string {
+    return (this.made ?? this.parent).level;
+  }
+
+  set level(level: string) {
+    this.child_.level = level;
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return (this.made ?? this.parent).isLevelEnabled(level);
+  }
+
+  // Methods on the prototype, not arrow fields: a request's logger is one small object.
+  fatal(...line: unknown[]): void {
+    this.write('fatal', line);
+  }
+
+  error(...line: unknown[]): void {
+    this.write('error', line);
+  }
+
+  warn(...line: unknown[]): void {
+    this.write('warn', line);
+  }
+
+  info(...line: unknown[]): void {
+    this.write('info', line);
+  }
+
+  debug(...line: unknown[]): void {
+    this.write('debug', line);
+  }
+
+  trace(...line: unknown[]): void {
+    this.write('trace', line);
+  }
+
+  silent(): void {}
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): PinoLogger {
+    return this.child_.child(bindings, options);
+  }
+
+  private write(level: Level, line: unknown[]): void {
+    if (!this.isLevelEnabled(level)) return;
+    const child = this.child_;
+    (child[level] as (...line: unknown[]) => void).apply(child, line);
+  }
+}
+
+/**
+ * Fastify's logging options for the service: the root logger, a `RequestLogger` for each request
+ * (bound to its id), and Fastify's own two request lines off (`logCompletedRequests` writes one).
+ */
+export function fastifyLogging(logger: PinoLogger) {
+  return {
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    // No per-route log levels here; pino's child is made only for a line to write.
+    childLoggerFactory: (parent: FastifyBaseLogger, bindings: Bindings) =>
+      new RequestLogger(parent as PinoLogger, bindings),
+  };
 }
 
 /** The process's one pino logger: JSON lines on stdout at LOG_LEVEL, credentials redacted. */
@@ -197,8 +293,8 @@ const requestForLog = (request: FastifyRequest) => ({
 export function logCompletedRequests(fastify: FastifyInstance): void {
   fastify.addHook('onResponse', (request, reply, done) => {
     const level = reply.statusCode >= 500 ? 'error' : 'info';
-    // The request's child of the root logger (createApp gives Fastify a pino instance).
-    const log = request.log as PinoLogger;
+    // The request's logger (createApp gives Fastify a pino instance and a RequestLogger each).
+    const log = request.log as RequestLogger;
     if (log.isLevelEnabled(level) && !QUIET_PATHS.some((path) => request.url.startsWith(path))) {
       log[level](
         {

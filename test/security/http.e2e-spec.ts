@@ -94,6 +94,26 @@ describe('HTTP hardening (e2e)', () => {
       expect(String(login.headers.vary)).toMatch(/\bOrigin\b/);
     });
 
+    it.each([
+      ['a body that is not JSON (400)', 'application/json', '{"email":', 400],
+      ['a body of another type (415)', 'text/plain', 'email=a', 415],
+      ['an unknown route (404)', 'application/json', '{}', 404],
+    ])(
+      'lets the page read %s: CORS headers on answers before any handler',
+      async (_, type, body, status) => {
+        const response = await target.inject({
+          method: 'POST',
+          url: status === 404 ? '/auth/no-such-route' : '/auth/login',
+          payload: body,
+          headers: { origin: PAGE_ORIGIN, 'content-type': type },
+        });
+        expect(response.statusCode).toBe(status);
+        expect(response.headers['access-control-allow-origin']).toBe(PAGE_ORIGIN);
+        expect(response.headers['access-control-allow-credentials']).toBe('true');
+        expect(String(response.headers.vary)).toMatch(/\bOrigin\b/);
+      },
+    );
+
     it('echoes the exact allowed origin on real requests, with Vary: Origin', async () => {
       const client = await signedInClient(target, uniqueEmail(), PASSWORD, { origin: PAGE_ORIGIN });
       const me = await client.get('/auth/me');
