@@ -62,7 +62,7 @@ export class RequestLogger implements FastifyBaseLogger {
   ) {}
 
   /** The child, made on first use; its level is the parent's until someone sets its own. */
-  private get child_(): PinoLogger {
+  private get pinoChild(): PinoLogger {
     return (this.made ??= this.parent.child(this.bindings));
   }
 
@@ -71,7 +71,7 @@ export class RequestLogger implements FastifyBaseLogger {
   }
 
   set level(level: string) {
-    this.child_.level = level;
+    this.pinoChild.level = level;
   }
 
   isLevelEnabled(level: string): boolean {
@@ -106,12 +106,12 @@ export class RequestLogger implements FastifyBaseLogger {
   silent(): void {}
 
   child(bindings: Bindings, options?: ChildLoggerOptions): PinoLogger {
-    return this.child_.child(bindings, options);
+    return this.pinoChild.child(bindings, options);
   }
 
   private write(level: Level, line: unknown[]): void {
     if (!this.isLevelEnabled(level)) return;
-    const child = this.child_;
+    const child = this.pinoChild;
     (child[level] as (...line: unknown[]) => void).apply(child, line);
   }
 }
